@@ -1,0 +1,1 @@
+//! Shared measurement helpers of the benchmarks (see `benches/`).

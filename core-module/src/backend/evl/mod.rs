@@ -1,0 +1,151 @@
+//! The EVL backend: the real core, reached through `/dev/evl` with libc system calls and
+//! ioctls on the EVL user ABI (no libevl link).
+//!
+//! This build can detect the core and check its ABI level ([`probe`]); the elements on the
+//! real core are the work of the "EVL backend" issue. Until then every element constructor
+//! returns [`ErrorKind::Unsupported`] with a message naming the way out (`EVL_BACKEND=host`),
+//! never a silent fallback.
+
+use crate::error::{Error, ErrorKind, Result};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// The control device of the EVL core.
+pub const CONTROL_DEVICE: &str = "/dev/evl/control";
+
+/// ABI levels this build can speak.
+pub const SUPPORTED_ABI: &[u32] = &[36];
+
+/// What the core says of itself (`EVL_CTLIOC_GET_COREINFO`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CoreInfo {
+    /// Oldest ABI level the core still serves.
+    pub abi_base: u32,
+    /// The core's own ABI level.
+    pub abi_current: u32,
+    /// FPU features the core detected.
+    pub fpu_features: u32,
+    /// Size of the core's shared memory area.
+    pub shm_size: u64,
+}
+
+/// `_IOR('C', 0, struct evl_core_info)`.
+const EVL_CTLIOC_GET_COREINFO: libc::c_ulong = ior(b'C', 0, core::mem::size_of::<CoreInfo>());
+
+const fn ior(ty: u8, nr: u8, size: usize) -> libc::c_ulong {
+    ((2u64 << 30) | ((size as u64) << 16) | ((ty as u64) << 8) | nr as u64) as libc::c_ulong
+}
+
+/// Reads the core's information from the control device.
+pub fn core_info() -> Result<CoreInfo> {
+    const OP: &str = "evl::core_info";
+    let path = c"/dev/evl/control";
+    // SAFETY: `path` is a NUL-terminated string; open has no other memory effects.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+    if fd < 0 {
+        let e = crate::error::errno();
+        let hint = match e {
+            libc::ENOENT | libc::ENODEV | libc::ENXIO => {
+                "no EVL core here: boot a kernel with the EVL core, or set EVL_BACKEND=host"
+            }
+            libc::EACCES | libc::EPERM => {
+                "cannot open /dev/evl/control: run as root or give your user access to /dev/evl"
+            }
+            _ => "cannot open /dev/evl/control",
+        };
+        let err = Error::from_errno(e, OP, hint);
+        return Err(if err.kind() == ErrorKind::NotFound {
+            Error::new(ErrorKind::NoCore, OP, hint)
+        } else {
+            err
+        });
+    }
+    // SAFETY: `fd` was just returned by open and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut info = CoreInfo::default();
+    // SAFETY: the ioctl writes at most size_of::<CoreInfo>() bytes (encoded in the request
+    // number) into `info`, a valid, writable, repr(C) struct of that size.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), EVL_CTLIOC_GET_COREINFO, &mut info) };
+    if rc < 0 {
+        return Err(Error::last_os_error(
+            OP,
+            "the EVL core rejected GET_COREINFO",
+        ));
+    }
+    Ok(info)
+}
+
+/// Checks that an EVL core is present and speaks an ABI level this build supports.
+pub fn probe() -> Result<CoreInfo> {
+    let info = core_info()?;
+    check_abi(&info)?;
+    Ok(info)
+}
+
+/// Accepts `info` when its ABI range contains a level this build supports.
+pub fn check_abi(info: &CoreInfo) -> Result<()> {
+    if SUPPORTED_ABI
+        .iter()
+        .any(|l| (info.abi_base..=info.abi_current).contains(l))
+    {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::AbiUnsupported {
+                found: (info.abi_base, info.abi_current),
+                supported: SUPPORTED_ABI,
+            },
+            "evl::probe",
+            "run a core whose ABI range includes a supported level, or set EVL_BACKEND=host",
+        ))
+    }
+}
+
+/// The error every element operation returns on the EVL backend until it is implemented.
+pub(crate) const fn not_yet(op: &'static str) -> Error {
+    Error::new(
+        ErrorKind::Unsupported,
+        op,
+        "this build detects the EVL core but does not drive its elements yet; set EVL_BACKEND=host",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abi_check_names_found_and_supported() {
+        let ok = CoreInfo {
+            abi_base: 30,
+            abi_current: 36,
+            ..Default::default()
+        };
+        assert!(check_abi(&ok).is_ok());
+        let old = CoreInfo {
+            abi_base: 23,
+            abi_current: 26,
+            ..Default::default()
+        };
+        let e = check_abi(&old).unwrap_err();
+        assert_eq!(
+            e.kind(),
+            ErrorKind::AbiUnsupported {
+                found: (23, 26),
+                supported: SUPPORTED_ABI
+            }
+        );
+        assert!(e.to_string().contains("23..=26"), "{e}");
+    }
+
+    #[test]
+    fn probe_without_core_says_what_to_do() {
+        if std::path::Path::new(CONTROL_DEVICE).exists() {
+            eprintln!("skipped: an EVL core is present on this machine");
+            return;
+        }
+        let e = probe().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NoCore);
+        assert!(e.to_string().contains("EVL_BACKEND=host"), "{e}");
+    }
+}

@@ -1,0 +1,45 @@
+//! # evl-core — the EVL core's elements as plain Rust types
+//!
+//! One type per EVL element, with the meaning it has in EVL/libevl, usable from any thread,
+//! served by one of two backends chosen at start ([`backend`]): the real EVL core, or stock /
+//! PREEMPT_RT Linux (`host`). This crate knows nothing of futures; it is the only crate of the
+//! workspace that makes system calls.
+//!
+//! | module | element |
+//! |---|---|
+//! | [`time`] | [`Clock`] (monotonic, realtime), absolute [`Timestamp`]s, sleep-until |
+//! | [`thread`] | [`Thread`] attachment: name, SCHED_FIFO priority, CPU affinity, mlockall |
+//! | [`timer`] | [`Timer`]: fd-backed one-shot/periodic timer, overrun counts |
+//! | [`sem`] | [`Semaphore`]: counting, pollable |
+//! | [`flags`] | [`Flags`]: 32-bit event group, wait for any/all bits, pollable |
+//! | [`mutex`] | [`Mutex`]: priority-inheriting lock |
+//! | [`event`] | [`Event`]: condition variable gated by a [`Mutex`] |
+//! | [`poll`] | [`PollSet`]: wait for many fds at once |
+//! | [`proxy`] | [`Proxy`]: non-blocking byte channel to an ordinary fd |
+//! | [`xbuf`] | [`Xbuf`]: bidirectional byte buffer between real-time and ordinary threads |
+//! | [`observable`] | [`Observable`]: publish/subscribe notifications with a backlog |
+//! | [`name`] | element names, private/public [`Visibility`] |
+//! | [`error`] | the one [`Error`] type and its [`ErrorKind`]s |
+//!
+//! Steady-state operations (wait, signal, post, poll, timer reads) allocate nothing; creating
+//! an element may.
+
+pub mod backend;
+pub mod error;
+pub mod event;
+pub mod flags;
+pub mod mutex;
+pub mod name;
+pub mod observable;
+pub mod poll;
+pub mod proxy;
+pub mod sem;
+pub mod thread;
+pub mod time;
+pub mod timer;
+pub mod xbuf;
+
+pub use backend::Backend;
+pub use error::{Error, ErrorKind, Result};
+pub use name::Visibility;
+pub use time::{Clock, Timestamp};
