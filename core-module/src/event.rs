@@ -1,1 +1,91 @@
-//! (in progress)
+//! Events (EVL: an event monitor with the GATED protocol — a condition variable).
+
+use crate::backend::host::monitor::{Kind, Monitor};
+use crate::backend::{self, Backend};
+use crate::error::Result;
+use crate::mutex::{self, MutexGuard};
+use crate::name::Visibility;
+use crate::time::Timestamp;
+
+/// A condition variable gated by a [`Mutex`](crate::Mutex), as EVL events are.
+///
+/// [`wait`](Event::wait) atomically releases the guard's mutex and sleeps until
+/// [`signal`](Event::signal) (wakes the first waiter) or [`broadcast`](Event::broadcast) (wakes
+/// all), then re-locks the mutex before returning — also on timeout. As with any condition
+/// variable, recheck the predicate after waking. Events are not pollable (EVL only polls
+/// semaphores and flags): for notifications awaited by a reactor use
+/// [`Semaphore`](crate::Semaphore) or [`Flags`](crate::Flags).
+#[derive(Debug)]
+pub struct Event {
+    inner: Inner,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Host(Monitor),
+}
+
+impl Event {
+    /// A private event.
+    pub fn new() -> Result<Self> {
+        Self::create(Visibility::Private)
+    }
+
+    /// An event, private or public.
+    pub fn create(vis: Visibility<'_>) -> Result<Self> {
+        const OP: &str = "Event::create";
+        match backend::current()? {
+            Backend::Host => Ok(Event {
+                inner: Inner::Host(Monitor::create(Kind::Event, 0, vis, OP)?),
+            }),
+            Backend::Evl => Err(backend::evl::not_yet(OP)),
+        }
+    }
+
+    /// Opens the public event `name`.
+    pub fn open(name: &str) -> Result<Self> {
+        const OP: &str = "Event::open";
+        match backend::current()? {
+            Backend::Host => Ok(Event {
+                inner: Inner::Host(Monitor::open(Kind::Event, name, OP)?),
+            }),
+            Backend::Evl => Err(backend::evl::not_yet(OP)),
+        }
+    }
+
+    /// Releases `guard`'s mutex, waits for a signal, re-locks.
+    pub fn wait(&self, guard: &mut MutexGuard<'_>) -> Result<()> {
+        self.wait_inner(guard, None, "Event::wait")
+    }
+
+    /// As [`wait`](Event::wait), until the absolute monotonic `deadline` at most
+    /// ([`crate::ErrorKind::TimedOut`], with the mutex locked again).
+    pub fn wait_until(&self, guard: &mut MutexGuard<'_>, deadline: Timestamp) -> Result<()> {
+        self.wait_inner(guard, Some(deadline), "Event::wait_until")
+    }
+
+    fn wait_inner(
+        &self,
+        guard: &mut MutexGuard<'_>,
+        deadline: Option<Timestamp>,
+        op: &'static str,
+    ) -> Result<()> {
+        match (&self.inner, &guard.mutex.inner) {
+            (Inner::Host(ev), mutex::Inner::Host(gate)) => ev.event_wait(gate, deadline, op),
+        }
+    }
+
+    /// Wakes the first waiter, if any; returns how many were woken (0 or 1).
+    pub fn signal(&self) -> Result<usize> {
+        match &self.inner {
+            Inner::Host(m) => m.event_signal(false, "Event::signal"),
+        }
+    }
+
+    /// Wakes every waiter; returns how many were woken.
+    pub fn broadcast(&self) -> Result<usize> {
+        match &self.inner {
+            Inner::Host(m) => m.event_signal(true, "Event::broadcast"),
+        }
+    }
+}

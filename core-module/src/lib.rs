@@ -41,5 +41,12 @@ pub mod xbuf;
 
 pub use backend::Backend;
 pub use error::{Error, ErrorKind, Result};
+pub use event::Event;
+pub use flags::{Flags, FlagsMode};
+pub use mutex::{Mutex, MutexGuard};
 pub use name::Visibility;
+pub use poll::{PollEvent, PollFlags, PollSet};
+pub use sem::Semaphore;
+pub use thread::{CpuSet, SchedPolicy, Thread, ThreadConfig};
 pub use time::{Clock, Timestamp};
+pub use timer::{Start, Timer};

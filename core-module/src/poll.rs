@@ -1,1 +1,208 @@
-//! (in progress)
+//! Poll sets (EVL: the oob poll element; host: epoll).
+
+use crate::backend::host::sys;
+use crate::backend::{self, Backend};
+use crate::error::{Error, ErrorKind, Result};
+use crate::time::{duration_to_timespec, Clock, Timestamp};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+
+/// Readiness conditions, as `poll(2)` spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct PollFlags(u32);
+
+impl PollFlags {
+    /// Readable (or a semaphore/flags/timer that would not block).
+    pub const IN: PollFlags = PollFlags(libc::EPOLLIN as u32);
+    /// Writable.
+    pub const OUT: PollFlags = PollFlags(libc::EPOLLOUT as u32);
+    /// Urgent data.
+    pub const PRI: PollFlags = PollFlags(libc::EPOLLPRI as u32);
+    /// Error (always reported).
+    pub const ERR: PollFlags = PollFlags(libc::EPOLLERR as u32);
+    /// Hang-up (always reported).
+    pub const HUP: PollFlags = PollFlags(libc::EPOLLHUP as u32);
+    /// Peer closed its writing end.
+    pub const RDHUP: PollFlags = PollFlags(libc::EPOLLRDHUP as u32);
+    /// No condition.
+    pub const NONE: PollFlags = PollFlags(0);
+
+    /// The raw bits.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+    /// Whether every condition of `other` is in `self`.
+    pub const fn contains(self, other: PollFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+    /// Whether any condition of `other` is in `self`.
+    pub const fn intersects(self, other: PollFlags) -> bool {
+        self.0 & other.0 != 0
+    }
+    /// Whether no condition is set.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl core::ops::BitOr for PollFlags {
+    type Output = PollFlags;
+    fn bitor(self, rhs: PollFlags) -> PollFlags {
+        PollFlags(self.0 | rhs.0)
+    }
+}
+
+/// One ready entry: the token given at [`PollSet::add`] and what is ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PollEvent {
+    /// The caller's token for the fd.
+    pub token: u64,
+    /// The ready conditions.
+    pub ready: PollFlags,
+}
+
+/// A set of fds waited on together: one call returns every ready one.
+#[derive(Debug)]
+pub struct PollSet {
+    inner: Inner,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Host(OwnedFd),
+}
+
+impl PollSet {
+    /// An empty poll set.
+    pub fn new() -> Result<Self> {
+        const OP: &str = "PollSet::new";
+        match backend::current()? {
+            Backend::Host => {
+                // SAFETY: epoll_create1 has no memory effects.
+                let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+                Ok(PollSet {
+                    inner: Inner::Host(sys::owned_fd(
+                        fd,
+                        OP,
+                        "cannot create an epoll set (descriptor limit?)",
+                    )?),
+                })
+            }
+            Backend::Evl => Err(backend::evl::not_yet(OP)),
+        }
+    }
+
+    fn ctl(
+        &self,
+        op_code: libc::c_int,
+        fd: BorrowedFd<'_>,
+        events: PollFlags,
+        token: u64,
+        op: &'static str,
+    ) -> Result<()> {
+        let Inner::Host(ep) = &self.inner;
+        let mut ev = libc::epoll_event {
+            events: events.0,
+            u64: token,
+        };
+        // SAFETY: valid epoll fd and target fd; `ev` is a valid epoll_event for the call.
+        let rc = unsafe { libc::epoll_ctl(ep.as_raw_fd(), op_code, fd.as_raw_fd(), &mut ev) };
+        if rc != 0 {
+            let hint = match sys_errno() {
+                libc::EEXIST => "this fd is already in the set: use modify",
+                libc::ENOENT => "this fd is not in the set: add it first",
+                libc::EPERM => {
+                    "this kind of fd cannot be polled (regular files and directories cannot)"
+                }
+                _ => "",
+            };
+            return Err(Error::last_os_error(op, hint));
+        }
+        Ok(())
+    }
+
+    /// Adds `fd`, watched for `events`, reported with `token`.
+    pub fn add(&self, fd: BorrowedFd<'_>, events: PollFlags, token: u64) -> Result<()> {
+        self.ctl(libc::EPOLL_CTL_ADD, fd, events, token, "PollSet::add")
+    }
+
+    /// Changes what `fd` is watched for, and its token.
+    pub fn modify(&self, fd: BorrowedFd<'_>, events: PollFlags, token: u64) -> Result<()> {
+        self.ctl(libc::EPOLL_CTL_MOD, fd, events, token, "PollSet::modify")
+    }
+
+    /// Removes `fd`.
+    pub fn remove(&self, fd: BorrowedFd<'_>) -> Result<()> {
+        self.ctl(
+            libc::EPOLL_CTL_DEL,
+            fd,
+            PollFlags::NONE,
+            0,
+            "PollSet::remove",
+        )
+    }
+
+    /// Waits until at least one fd is ready or the absolute monotonic `deadline` passes; fills
+    /// `out` with the ready entries and returns how many (0 on timeout). `out` must not be
+    /// empty. Never allocates.
+    pub fn wait(&self, out: &mut [PollEvent], deadline: Option<Timestamp>) -> Result<usize> {
+        const OP: &str = "PollSet::wait";
+        if out.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                OP,
+                "pass a buffer of at least one PollEvent",
+            ));
+        }
+        let Inner::Host(ep) = &self.inner;
+        // epoll_event is packed on x86_64; gather into a stack batch then copy out.
+        const BATCH: usize = 64;
+        let mut raw = [libc::epoll_event { events: 0, u64: 0 }; BATCH];
+        let max = out.len().min(BATCH);
+        let rel = deadline
+            .map(|d| duration_to_timespec(d.saturating_duration_since(Clock::Monotonic.now())));
+        let rel_ptr = rel
+            .as_ref()
+            .map_or(core::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: `raw` has room for `max` events; `rel_ptr` is null or a valid timespec; a
+        // null sigmask leaves the mask unchanged. epoll_pwait2 (Linux 5.11+) takes a
+        // nanosecond relative timeout, so nothing is rounded to milliseconds.
+        let mut n = unsafe {
+            libc::syscall(
+                libc::SYS_epoll_pwait2,
+                ep.as_raw_fd(),
+                raw.as_mut_ptr(),
+                max as libc::c_int,
+                rel_ptr,
+                core::ptr::null::<libc::sigset_t>(),
+                0usize,
+            )
+        };
+        if n < 0 && sys_errno() == libc::ENOSYS {
+            // Kernels before 5.11: millisecond timeout, rounded up so it never fires early.
+            let ms = rel.map_or(-1, |t| {
+                let ns = t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128;
+                ((ns + 999_999) / 1_000_000).min(i32::MAX as i128) as libc::c_int
+            });
+            // SAFETY: as above, with a millisecond timeout.
+            n = unsafe {
+                libc::epoll_wait(ep.as_raw_fd(), raw.as_mut_ptr(), max as libc::c_int, ms)
+            } as libc::c_long;
+        }
+        if n < 0 {
+            return Err(Error::last_os_error(OP, ""));
+        }
+        let n = n as usize;
+        for (o, r) in out.iter_mut().zip(raw.iter()).take(n) {
+            let (events, token) = (r.events, r.u64);
+            *o = PollEvent {
+                token,
+                ready: PollFlags(events),
+            };
+        }
+        Ok(n)
+    }
+}
+
+fn sys_errno() -> i32 {
+    crate::error::errno()
+}

@@ -1,1 +1,584 @@
-//! (in progress)
+//! EVL monitors on the host: semaphores (COUNT protocol), flags (MASK protocol), events
+//! (GATED: condition variables) and mutexes (gates), with EVL's wake-up rules.
+//!
+//! # Design
+//! A monitor is one [`MonitorState`] block of atomics (heap for private elements, `/dev/shm`
+//! for public ones, see [`super::shm`]). A short internal priority-inheriting lock (`lock`)
+//! serialises changes to the value and to a FIFO wait queue of fixed slots:
+//!
+//! ```text
+//!  waiter                                   poster
+//!  lock; try the condition                  lock; update value
+//!  no: take a slot (WAITING), enqueue       pick the satisfied waiters in FIFO order,
+//!  unlock                                   hand them their grant (slot -> GRANTED)
+//!  futex-wait on slot.state == WAITING      sync the bell with the value; unlock
+//!  lock; read outcome, free slot; unlock    futex-wake each granted slot
+//! ```
+//!
+//! A grant is decided by the poster under the lock, so "signal wakes exactly one" holds by
+//! construction and a timed-out waiter that was granted at the last moment keeps its grant:
+//! nothing is lost. The queue holds [`MAX_WAITERS`] threads per element; one more waiter gets
+//! [`ErrorKind::CapacityExceeded`]. Pollable monitors (semaphores, flags) keep a [`Bell`]
+//! readable exactly while a wait would not block, synced under the lock.
+
+use super::shm::{Bell, Header, Shared, SharedState};
+use super::sys::{futex_wait, futex_wake, PiLock, Scope, Woken};
+use crate::error::{Error, ErrorKind, Result};
+use crate::name::{Name, Visibility};
+use crate::time::Timestamp;
+use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+
+/// Threads that may wait on one host monitor at once.
+pub(crate) const MAX_WAITERS: usize = 64;
+
+/// The kinds of monitor, stored in the header so that `open` can check them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Kind {
+    Semaphore = 1,
+    Flags = 2,
+    Event = 3,
+    Mutex = 4,
+}
+
+impl Kind {
+    fn mismatch_hint(self) -> &'static str {
+        match self {
+            Kind::Semaphore => "the public element by this name is not a semaphore",
+            Kind::Flags => "the public element by this name is not a flag group",
+            Kind::Event => "the public element by this name is not an event",
+            Kind::Mutex => "the public element by this name is not a mutex",
+        }
+    }
+}
+
+const FREE: u32 = 0;
+const WAITING: u32 = 1;
+const GRANTED: u32 = 2;
+const FLUSHED: u32 = 3;
+
+/// One waiter's record. `state` is the futex word the waiter sleeps on.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(crate) struct Slot {
+    state: AtomicU32,
+    /// Bits wanted (flags).
+    want: AtomicU32,
+    /// Non-zero: all wanted bits at once (flags "exact").
+    exact: AtomicU32,
+    /// What the grant delivered (flags: the matched bits).
+    got: AtomicU32,
+}
+
+/// The state block of a host monitor. Field meanings depend on the kind; all-zero is valid.
+#[repr(C)]
+#[derive(Debug)]
+pub(crate) struct MonitorState {
+    header: Header,
+    /// Internal PI lock word (owner tid), guards everything below but `gate` and `value` reads.
+    lock: AtomicU32,
+    /// Mutex owner word (PI futex protocol), for `Kind::Mutex`.
+    gate: AtomicU32,
+    /// Semaphore count or flag bits.
+    value: AtomicU32,
+    /// Non-zero while the bell is rung.
+    bell: AtomicU32,
+    /// Number of queued waiters.
+    len: AtomicU32,
+    /// Slot indices in FIFO order, `order[..len]`.
+    order: [AtomicU8; MAX_WAITERS],
+    slots: [Slot; MAX_WAITERS],
+}
+
+// SAFETY: repr(C), starts with a Header, only atomics, all-zero bytes are a valid value (every
+// atomic's zero is a valid integer).
+unsafe impl SharedState for MonitorState {
+    fn zeroed() -> Self {
+        MonitorState {
+            header: Header::default(),
+            lock: AtomicU32::new(0),
+            gate: AtomicU32::new(0),
+            value: AtomicU32::new(0),
+            bell: AtomicU32::new(0),
+            len: AtomicU32::new(0),
+            order: [const { AtomicU8::new(0) }; MAX_WAITERS],
+            slots: core::array::from_fn(|_| Slot::default()),
+        }
+    }
+    fn header(&self) -> &Header {
+        &self.header
+    }
+}
+
+/// The result of one wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Granted; flags carry the matched bits.
+    Granted(u32),
+    /// Ended by a semaphore flush.
+    Flushed,
+}
+
+/// A host monitor: its state, and its bell when pollable.
+#[derive(Debug)]
+pub(crate) struct Monitor {
+    state: Shared<MonitorState>,
+    bell: Option<Bell>,
+    kind: Kind,
+    /// Grants handed out by this handle's posts; a diagnostic for tests.
+    wakes: AtomicU64,
+}
+
+const CLASS: &str = "monitor";
+
+/// What a wait attempt under the lock came to.
+enum Attempt {
+    /// Satisfied at once, with this grant.
+    Done(u32),
+    /// Queued in this slot.
+    Queued(usize),
+}
+
+/// Up to MAX_WAITERS slot indices to wake after the lock is dropped.
+struct WakeList {
+    mask: u64,
+}
+
+impl Monitor {
+    /// Creates a monitor of `kind` with an initial value; `pollable` gives it a bell.
+    pub(crate) fn create(
+        kind: Kind,
+        initial: u32,
+        vis: Visibility<'_>,
+        op: &'static str,
+    ) -> Result<Self> {
+        let pollable = matches!(kind, Kind::Semaphore | Kind::Flags);
+        let init = |s: &MonitorState| s.value.store(initial, Ordering::Relaxed);
+        let (state, bell) = match vis {
+            Visibility::Private => {
+                let bell = if pollable {
+                    Some(Bell::private(op)?)
+                } else {
+                    None
+                };
+                (Shared::private(kind as u32, init), bell)
+            }
+            Visibility::Public(name) => {
+                let name = Name::new(name, op)?;
+                let state = Shared::create_public(CLASS, name, kind as u32, op, init)?;
+                let bell = if pollable {
+                    Some(Bell::public(CLASS, name, true, op)?)
+                } else {
+                    None
+                };
+                (state, bell)
+            }
+        };
+        let m = Monitor {
+            state,
+            bell,
+            kind,
+            wakes: AtomicU64::new(0),
+        };
+        if pollable {
+            m.locked(op, |s| m.sync_bell(s))?;
+        }
+        Ok(m)
+    }
+
+    /// Opens the public monitor `name`, which must be of `kind`.
+    pub(crate) fn open(kind: Kind, name: &str, op: &'static str) -> Result<Self> {
+        let name = Name::new(name, op)?;
+        let state = Shared::open_public(CLASS, name, kind as u32, op, kind.mismatch_hint())?;
+        let bell = match kind {
+            Kind::Semaphore | Kind::Flags => Some(Bell::public(CLASS, name, false, op)?),
+            _ => None,
+        };
+        Ok(Monitor {
+            state,
+            bell,
+            kind,
+            wakes: AtomicU64::new(0),
+        })
+    }
+
+    fn s(&self) -> &MonitorState {
+        self.state.get()
+    }
+
+    fn scope(&self) -> Scope {
+        self.state.scope()
+    }
+
+    /// Runs `f` under the internal lock.
+    fn locked<R>(&self, op: &'static str, f: impl FnOnce(&MonitorState) -> R) -> Result<R> {
+        let lock = PiLock::new(&self.s().lock, self.scope());
+        lock.lock(None, op)?;
+        let r = f(self.s());
+        lock.unlock();
+        Ok(r)
+    }
+
+    /// Makes the bell's level match "a wait would not block". Lock held.
+    fn sync_bell(&self, s: &MonitorState) {
+        let Some(bell) = &self.bell else { return };
+        let ready = s.value.load(Ordering::Relaxed) != 0;
+        let rung = s.bell.load(Ordering::Relaxed) != 0;
+        if ready && !rung {
+            bell.ring();
+            s.bell.store(1, Ordering::Relaxed);
+        } else if !ready && rung {
+            bell.drain();
+            s.bell.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Queues the caller. Lock held.
+    fn enqueue(&self, s: &MonitorState, want: u32, exact: bool, op: &'static str) -> Result<usize> {
+        let len = s.len.load(Ordering::Relaxed) as usize;
+        let free = s
+            .slots
+            .iter()
+            .position(|sl| sl.state.load(Ordering::Relaxed) == FREE);
+        let (Some(idx), true) = (free, len < MAX_WAITERS) else {
+            return Err(Error::new(
+                ErrorKind::CapacityExceeded,
+                op,
+                "more than 64 threads waiting on one element (host backend limit)",
+            ));
+        };
+        let sl = &s.slots[idx];
+        sl.want.store(want, Ordering::Relaxed);
+        sl.exact.store(exact as u32, Ordering::Relaxed);
+        sl.got.store(0, Ordering::Relaxed);
+        sl.state.store(WAITING, Ordering::Relaxed);
+        s.order[len].store(idx as u8, Ordering::Relaxed);
+        s.len.store(len as u32 + 1, Ordering::Relaxed);
+        Ok(idx)
+    }
+
+    /// Removes queue positions whose slot is no longer WAITING. Lock held.
+    fn compact(&self, s: &MonitorState) {
+        let len = s.len.load(Ordering::Relaxed) as usize;
+        let mut w = 0;
+        for r in 0..len {
+            let idx = s.order[r].load(Ordering::Relaxed);
+            if s.slots[idx as usize].state.load(Ordering::Relaxed) == WAITING {
+                s.order[w].store(idx, Ordering::Relaxed);
+                w += 1;
+            }
+        }
+        s.len.store(w as u32, Ordering::Relaxed);
+    }
+
+    /// Hands `got` to the waiter in slot `idx`. Lock held.
+    fn grant(&self, s: &MonitorState, idx: usize, state: u32, got: u32, wl: &mut WakeList) {
+        let sl = &s.slots[idx];
+        sl.got.store(got, Ordering::Relaxed);
+        sl.state.store(state, Ordering::Release);
+        wl.mask |= 1 << idx;
+    }
+
+    fn wake(&self, wl: WakeList) {
+        let mut m = wl.mask;
+        while m != 0 {
+            let idx = m.trailing_zeros() as usize;
+            m &= m - 1;
+            // A slot freed and reused meanwhile gets a spurious wake; its owner rechecks.
+            futex_wake(&self.s().slots[idx].state, 1, self.scope());
+            self.wakes.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Sleeps in slot `idx` until granted, flushed or the deadline; frees the slot.
+    fn sleep(&self, idx: usize, deadline: Option<Timestamp>, op: &'static str) -> Result<Outcome> {
+        let sl = &self.s().slots[idx];
+        let mut why = None;
+        while sl.state.load(Ordering::Acquire) == WAITING {
+            match futex_wait(&sl.state, WAITING, deadline, self.scope()) {
+                Woken::Recheck => {}
+                Woken::TimedOut => {
+                    why = Some(ErrorKind::TimedOut);
+                    break;
+                }
+                Woken::Interrupted => {
+                    why = Some(ErrorKind::Interrupted);
+                    break;
+                }
+            }
+        }
+        self.locked(op, |s| {
+            let st = sl.state.load(Ordering::Acquire);
+            let got = sl.got.load(Ordering::Relaxed);
+            sl.state.store(FREE, Ordering::Relaxed);
+            match st {
+                GRANTED => Ok(Outcome::Granted(got)),
+                FLUSHED => Ok(Outcome::Flushed),
+                _ => {
+                    // Still queued: leave the queue without a grant.
+                    self.compact(s);
+                    Err(Error::new(why.unwrap_or(ErrorKind::TimedOut), op, ""))
+                }
+            }
+        })?
+    }
+
+    /// The raw value (count or bits).
+    pub(crate) fn value(&self) -> u32 {
+        self.s().value.load(Ordering::Acquire)
+    }
+
+    /// A semaphore's value as EVL reports it: the count, or minus the number of waiters.
+    pub(crate) fn sem_value(&self) -> i32 {
+        let s = self.s();
+        match s.value.load(Ordering::Acquire) {
+            0 => -(s.len.load(Ordering::Acquire) as i32),
+            v => v as i32,
+        }
+    }
+
+    /// The bell's fd; pollable monitors only.
+    pub(crate) fn poll_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.bell.as_ref().map(Bell::fd)
+    }
+
+    /// Grants handed out by this handle so far.
+    #[cfg(test)]
+    pub(crate) fn wakes(&self) -> u64 {
+        self.wakes.load(Ordering::Relaxed)
+    }
+
+    // ---- COUNT protocol (semaphores) ----
+
+    /// Takes one unit, waiting until `deadline` (None: forever; `try_only`: never waits).
+    pub(crate) fn sem_get(
+        &self,
+        deadline: Option<Timestamp>,
+        try_only: bool,
+        op: &'static str,
+    ) -> Result<()> {
+        debug_assert_eq!(self.kind, Kind::Semaphore);
+        let r = self.locked(op, |s| {
+            let v = s.value.load(Ordering::Relaxed);
+            if v > 0 {
+                s.value.store(v - 1, Ordering::Relaxed);
+                self.sync_bell(s);
+                return Ok(Attempt::Done(1));
+            }
+            if try_only {
+                return Err(Error::new(ErrorKind::WouldBlock, op, ""));
+            }
+            self.enqueue(s, 0, false, op).map(Attempt::Queued)
+        })??;
+        match r {
+            Attempt::Done(_) => Ok(()),
+            Attempt::Queued(idx) => match self.sleep(idx, deadline, op)? {
+                Outcome::Granted(_) => Ok(()),
+                Outcome::Flushed => Err(Error::new(
+                    ErrorKind::Flushed,
+                    op,
+                    "the semaphore was flushed (broadcast) while waiting: no unit was granted",
+                )),
+            },
+        }
+    }
+
+    /// Releases one unit: to the first waiter if any, else to the count.
+    pub(crate) fn sem_put(&self, op: &'static str) -> Result<()> {
+        let mut wl = WakeList { mask: 0 };
+        self.locked(op, |s| {
+            if s.len.load(Ordering::Relaxed) > 0 {
+                let idx = s.order[0].load(Ordering::Relaxed) as usize;
+                self.grant(s, idx, GRANTED, 1, &mut wl);
+                self.compact(s);
+                return Ok(());
+            }
+            let v = s.value.load(Ordering::Relaxed);
+            if v >= i32::MAX as u32 {
+                return Err(Error::new(
+                    ErrorKind::CapacityExceeded,
+                    op,
+                    "semaphore count at its maximum (2^31-1)",
+                ));
+            }
+            s.value.store(v + 1, Ordering::Relaxed);
+            self.sync_bell(s);
+            Ok(())
+        })??;
+        self.wake(wl);
+        Ok(())
+    }
+
+    /// Wakes every waiter without granting (they get `Flushed`); the count is unchanged.
+    pub(crate) fn sem_flush(&self, op: &'static str) -> Result<usize> {
+        let mut wl = WakeList { mask: 0 };
+        let n = self.locked(op, |s| {
+            let len = s.len.load(Ordering::Relaxed) as usize;
+            for i in 0..len {
+                let idx = s.order[i].load(Ordering::Relaxed) as usize;
+                self.grant(s, idx, FLUSHED, 0, &mut wl);
+            }
+            s.len.store(0, Ordering::Relaxed);
+            len
+        })?;
+        self.wake(wl);
+        Ok(n)
+    }
+
+    // ---- MASK protocol (flags) ----
+
+    /// Waits for any (`exact == false`) or all of `want`; consumes and returns the matched
+    /// bits. `want == 0` means every bit, as in EVL.
+    pub(crate) fn flags_wait(
+        &self,
+        want: u32,
+        exact: bool,
+        deadline: Option<Timestamp>,
+        try_only: bool,
+        op: &'static str,
+    ) -> Result<u32> {
+        debug_assert_eq!(self.kind, Kind::Flags);
+        let want = if want == 0 { u32::MAX } else { want };
+        let r = self.locked(op, |s| {
+            let v = s.value.load(Ordering::Relaxed);
+            if let Some(got) = matched(v, want, exact) {
+                s.value.store(v & !got, Ordering::Relaxed);
+                self.sync_bell(s);
+                return Ok(Attempt::Done(got));
+            }
+            if try_only {
+                return Err(Error::new(ErrorKind::WouldBlock, op, ""));
+            }
+            self.enqueue(s, want, exact, op).map(Attempt::Queued)
+        })??;
+        match r {
+            Attempt::Done(got) => Ok(got),
+            Attempt::Queued(idx) => match self.sleep(idx, deadline, op)? {
+                Outcome::Granted(got) => Ok(got),
+                Outcome::Flushed => unreachable!("flags are never flushed"),
+            },
+        }
+    }
+
+    /// Sets `bits`; wakes the first satisfied waiter (`broadcast == false`) or every
+    /// satisfied waiter, each consuming what it matched.
+    pub(crate) fn flags_post(&self, bits: u32, broadcast: bool, op: &'static str) -> Result<()> {
+        if bits == 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                op,
+                "post at least one bit",
+            ));
+        }
+        let mut wl = WakeList { mask: 0 };
+        self.locked(op, |s| {
+            let v = s.value.load(Ordering::Relaxed) | bits;
+            let mut consumed = 0;
+            let len = s.len.load(Ordering::Relaxed) as usize;
+            for i in 0..len {
+                let idx = s.order[i].load(Ordering::Relaxed) as usize;
+                let sl = &s.slots[idx];
+                let want = sl.want.load(Ordering::Relaxed);
+                if let Some(got) = matched(v, want, sl.exact.load(Ordering::Relaxed) != 0) {
+                    consumed |= got;
+                    self.grant(s, idx, GRANTED, got, &mut wl);
+                    if !broadcast {
+                        break;
+                    }
+                }
+            }
+            s.value.store(v & !consumed, Ordering::Relaxed);
+            self.compact(s);
+            self.sync_bell(s);
+        })?;
+        self.wake(wl);
+        Ok(())
+    }
+
+    // ---- GATED protocol (events) ----
+
+    /// Releases `gate`, waits for a signal until `deadline`, then re-acquires `gate` (always,
+    /// also on timeout).
+    pub(crate) fn event_wait(
+        &self,
+        gate: &Monitor,
+        deadline: Option<Timestamp>,
+        op: &'static str,
+    ) -> Result<()> {
+        debug_assert_eq!(self.kind, Kind::Event);
+        if !gate.gate_lock().is_owned_by_me() {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                op,
+                "lock the mutex before waiting on the event",
+            ));
+        }
+        let idx = self.locked(op, |s| self.enqueue(s, 0, false, op))??;
+        gate.gate_lock().unlock();
+        let r = self.sleep(idx, deadline, op);
+        gate.gate_lock().lock(None, op)?;
+        r.map(|_| ())
+    }
+
+    /// Wakes the first waiter (`broadcast == false`) or all of them. Returns how many.
+    pub(crate) fn event_signal(&self, broadcast: bool, op: &'static str) -> Result<usize> {
+        let mut wl = WakeList { mask: 0 };
+        let n = self.locked(op, |s| {
+            let len = s.len.load(Ordering::Relaxed) as usize;
+            let n = if broadcast { len } else { len.min(1) };
+            for i in 0..n {
+                let idx = s.order[i].load(Ordering::Relaxed) as usize;
+                self.grant(s, idx, GRANTED, 0, &mut wl);
+            }
+            self.compact(s);
+            n
+        })?;
+        self.wake(wl);
+        Ok(n)
+    }
+
+    // ---- gates (mutexes) ----
+
+    /// The mutex's PI lock.
+    pub(crate) fn gate_lock(&self) -> PiLock<'_> {
+        PiLock::new(&self.s().gate, self.scope())
+    }
+}
+
+/// EVL's match rule: the bits of `want` present in `value`, if they satisfy the wait (any of
+/// them, or all of `want` when `exact`).
+fn matched(value: u32, want: u32, exact: bool) -> Option<u32> {
+    let got = value & want;
+    let test = if exact { want } else { got };
+    (got != 0 && got == test).then_some(got)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn match_rule_is_evls() {
+        assert_eq!(matched(0b0110, 0b0011, false), Some(0b0010));
+        assert_eq!(matched(0b0110, 0b0011, true), None);
+        assert_eq!(matched(0b0111, 0b0011, true), Some(0b0011));
+        assert_eq!(matched(0, u32::MAX, false), None);
+        assert_eq!(matched(0b1000, u32::MAX, false), Some(0b1000));
+    }
+
+    #[test]
+    fn grant_goes_to_the_queue_head_and_counts_one_wake() {
+        let m = Monitor::create(Kind::Semaphore, 0, Visibility::Private, "t").unwrap();
+        std::thread::scope(|sc| {
+            let h = sc.spawn(|| m.sem_get(None, false, "t"));
+            while m.s().len.load(Ordering::Relaxed) == 0 {
+                std::thread::yield_now();
+            }
+            m.sem_put("t").unwrap();
+            h.join().unwrap().unwrap();
+        });
+        assert_eq!(m.wakes(), 1);
+        assert_eq!(m.value(), 0);
+    }
+}

@@ -190,11 +190,6 @@ impl<T: SharedState> Shared<T> {
             Backing::Mapped { .. } => Scope::Shared,
         }
     }
-
-    /// Whether this handle created a public element (and removes its name on drop).
-    pub(crate) fn is_public_creator(&self) -> bool {
-        matches!(self.backing, Backing::Mapped { unlink: Some(_) })
-    }
 }
 
 fn map<T>(fd: BorrowedFd<'_>, op: &'static str) -> Result<NonNull<T>> {
