@@ -4,6 +4,5 @@
 //! Today this crate re-exports the element layer so that `use evl::...` is the one import an
 //! application writes.
 
-pub use evl_macros::*;
 pub use evl_reactor::core;
 pub use evl_reactor::core::{Backend, Clock, Error, ErrorKind, Result, Timestamp, Visibility};

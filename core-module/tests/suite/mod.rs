@@ -624,7 +624,8 @@ pub fn thread_attach_reports_policy_and_restores_on_detach() {
         drop(t);
         assert!(!Thread::is_attached());
 
-        let cpu0 = CpuSet::online().unwrap().iter().next().unwrap();
+        let before = CpuSet::online().unwrap();
+        let cpu0 = before.iter().next().unwrap();
         let cfg = ThreadConfig::new("suite-fifo")
             .policy(SchedPolicy::Fifo(42))
             .cpus(CpuSet::single(cpu0).unwrap());
@@ -633,8 +634,13 @@ pub fn thread_attach_reports_policy_and_restores_on_detach() {
                 assert_eq!(t.policy().unwrap(), SchedPolicy::Fifo(42));
                 assert_eq!(t.cpus().unwrap().iter().collect::<Vec<_>>(), vec![cpu0]);
                 drop(t);
-                let after = CpuSet::online().unwrap();
-                assert!(after.len() >= 1);
+                assert_eq!(
+                    CpuSet::online().unwrap(),
+                    before,
+                    "detach restores the affinity"
+                );
+                let pol = current_policy();
+                assert_eq!(pol, libc::SCHED_OTHER, "detach restores the policy");
             }
             Err(e) => {
                 assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
@@ -649,6 +655,12 @@ pub fn thread_attach_reports_policy_and_restores_on_detach() {
     })
     .join()
     .unwrap();
+}
+
+/// The calling thread's scheduling policy, read straight from the kernel.
+fn current_policy() -> libc::c_int {
+    // SAFETY: pid 0 names the calling thread; no memory is passed.
+    unsafe { libc::sched_getscheduler(0) }
 }
 
 pub fn thread_attach_rejects_bad_input() {

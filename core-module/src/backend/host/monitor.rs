@@ -581,4 +581,90 @@ mod tests {
         assert_eq!(m.wakes(), 1);
         assert_eq!(m.value(), 0);
     }
+
+    fn queued(m: &Monitor, n: u32) {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while m.s().len.load(Ordering::Acquire) != n {
+            assert!(std::time::Instant::now() < end, "waiters never queued");
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn flags_post_wakes_the_first_satisfied_waiter_only() {
+        let m = Monitor::create(Kind::Flags, 0, Visibility::Private, "t").unwrap();
+        std::thread::scope(|sc| {
+            // In line: wants bit 2 (all of 0b110), wants bit 0, wants bit 0.
+            let a = sc.spawn(|| m.flags_wait(0b110, true, None, false, "t"));
+            queued(&m, 1);
+            let b = sc.spawn(|| m.flags_wait(0b001, false, None, false, "t"));
+            queued(&m, 2);
+            let c = sc.spawn(|| m.flags_wait(0b001, false, None, false, "t"));
+            queued(&m, 3);
+            // Bit 0 satisfies b and c; a signal goes to the first satisfied in line: b.
+            m.flags_post(0b001, false, "t").unwrap();
+            assert_eq!(b.join().unwrap().unwrap(), 0b001);
+            queued(&m, 2);
+            assert_eq!(m.value(), 0, "b consumed the bit");
+            // Bit 1 alone satisfies nobody: it stays set, nobody wakes.
+            m.flags_post(0b010, false, "t").unwrap();
+            assert_eq!((m.value(), m.s().len.load(Ordering::Relaxed)), (0b010, 2));
+            // Bit 2 completes a's exact set.
+            m.flags_post(0b100, false, "t").unwrap();
+            assert_eq!(a.join().unwrap().unwrap(), 0b110);
+            m.flags_post(0b001, false, "t").unwrap();
+            assert_eq!(c.join().unwrap().unwrap(), 0b001);
+        });
+        assert_eq!(m.value(), 0);
+    }
+
+    #[test]
+    fn flags_broadcast_wakes_every_satisfied_waiter_with_its_bits() {
+        let m = Monitor::create(Kind::Flags, 0, Visibility::Private, "t").unwrap();
+        std::thread::scope(|sc| {
+            let hs: Vec<_> = [0b01, 0b11, 0b10, 0b100]
+                .into_iter()
+                .enumerate()
+                .map(|(i, want)| {
+                    let m = &m;
+                    let h = sc.spawn(move || m.flags_wait(want, false, None, false, "t"));
+                    queued(m, i as u32 + 1);
+                    h
+                })
+                .collect();
+            m.flags_post(0b11, true, "t").unwrap();
+            let mut hs = hs.into_iter();
+            assert_eq!(hs.next().unwrap().join().unwrap().unwrap(), 0b01);
+            assert_eq!(hs.next().unwrap().join().unwrap().unwrap(), 0b11);
+            assert_eq!(hs.next().unwrap().join().unwrap().unwrap(), 0b10);
+            queued(&m, 1);
+            assert_eq!(m.value(), 0, "the broadcast bits were consumed");
+            m.flags_post(0b100, true, "t").unwrap();
+            assert_eq!(hs.next().unwrap().join().unwrap().unwrap(), 0b100);
+        });
+    }
+
+    #[test]
+    fn a_full_wait_queue_is_a_typed_error() {
+        let m = Monitor::create(Kind::Semaphore, 0, Visibility::Private, "t").unwrap();
+        std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..MAX_WAITERS)
+                .map(|_| sc.spawn(|| m.sem_get(None, false, "t")))
+                .collect();
+            queued(&m, MAX_WAITERS as u32);
+            let e = m.sem_get(None, false, "t").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::CapacityExceeded);
+            assert_eq!(m.sem_flush("t").unwrap(), MAX_WAITERS);
+            for h in hs {
+                assert_eq!(h.join().unwrap().unwrap_err().kind(), ErrorKind::Flushed);
+            }
+        });
+        assert!(
+            m.s()
+                .slots
+                .iter()
+                .all(|s| s.state.load(Ordering::Relaxed) == FREE),
+            "every slot freed"
+        );
+    }
 }

@@ -121,7 +121,7 @@ impl<'a> PiLock<'a> {
 
     /// Whether the calling thread owns the lock.
     pub(crate) fn is_owned_by_me(&self) -> bool {
-        self.word.load(Ordering::Relaxed) & libc::FUTEX_TID_MASK as u32 == gettid()
+        self.word.load(Ordering::Relaxed) & libc::FUTEX_TID_MASK == gettid()
     }
 
     /// Takes the lock without blocking.
