@@ -6,40 +6,28 @@
 //! returns [`ErrorKind::Unsupported`] with a message naming the way out (`EVL_BACKEND=host`),
 //! never a silent fallback.
 
+pub mod abi36;
+pub mod ioctl;
+
 use crate::error::{Error, ErrorKind, Result};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-/// The control device of the EVL core.
-pub const CONTROL_DEVICE: &str = "/dev/evl/control";
+/// The control device of the EVL core (`EVL_CONTROL_DEV`, see [`abi36::EVL_CONTROL_DEV`]).
+pub const CONTROL_DEVICE: &str = abi36::EVL_CONTROL_DEV;
 
 /// ABI levels this build can speak.
-pub const SUPPORTED_ABI: &[u32] = &[36];
+pub const SUPPORTED_ABI: &[u32] = &[abi36::EVL_ABI_LEVEL];
 
-/// What the core says of itself (`EVL_CTLIOC_GET_COREINFO`).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CoreInfo {
-    /// Oldest ABI level the core still serves.
-    pub abi_base: u32,
-    /// The core's own ABI level.
-    pub abi_current: u32,
-    /// FPU features the core detected.
-    pub fpu_features: u32,
-    /// Size of the core's shared memory area.
-    pub shm_size: u64,
-}
-
-/// `_IOR('C', 0, struct evl_core_info)`.
-const EVL_CTLIOC_GET_COREINFO: libc::c_ulong = ior(b'C', 0, core::mem::size_of::<CoreInfo>());
-
-const fn ior(ty: u8, nr: u8, size: usize) -> libc::c_ulong {
-    ((2u64 << 30) | ((size as u64) << 16) | ((ty as u64) << 8) | nr as u64) as libc::c_ulong
-}
+/// What the core says of itself (`struct evl_core_info`, read with `EVL_CTLIOC_GET_COREINFO`):
+/// `abi_base`, `abi_current`, `fpu_features`, `shm_size`. Level 36 keeps the layout this
+/// build always assumed (24 bytes, 4 bytes of padding before `shm_size`); see
+/// [`abi36::EvlCoreInfo`].
+pub use abi36::EvlCoreInfo as CoreInfo;
 
 /// Reads the core's information from the control device.
 pub fn core_info() -> Result<CoreInfo> {
     const OP: &str = "evl::core_info";
-    let path = c"/dev/evl/control";
+    let path = abi36::EVL_CONTROL_DEV_C;
     // SAFETY: `path` is a NUL-terminated string; open has no other memory effects.
     let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
     if fd < 0 {
@@ -65,7 +53,13 @@ pub fn core_info() -> Result<CoreInfo> {
     let mut info = CoreInfo::default();
     // SAFETY: the ioctl writes at most size_of::<CoreInfo>() bytes (encoded in the request
     // number) into `info`, a valid, writable, repr(C) struct of that size.
-    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), EVL_CTLIOC_GET_COREINFO, &mut info) };
+    let rc = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            abi36::EVL_CTLIOC_GET_COREINFO as _,
+            &mut info as *mut CoreInfo,
+        )
+    };
     if rc < 0 {
         return Err(Error::last_os_error(
             OP,
