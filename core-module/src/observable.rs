@@ -1,1 +1,241 @@
-//! (in progress)
+//! [`Observable`]: publish small values; every [`Subscriber`] reads them as notifications.
+//!
+//! As EVL's observable element in broadcast mode: an update sends [`Notice`]s (a tag and a
+//! 64-bit value); each subscriber receives a copy of each as a [`Notification`], stamped with
+//! the observable's serial number, the issuing thread and the date of the update. Each
+//! subscriber has its own backlog, set when subscribing; nothing is lost while the backlog
+//! has room, and what does not fit is dropped for that subscriber alone and counted
+//! ([`Subscriber::lost`]). Updating never blocks.
+//!
+//! ```no_run
+//! use evl_core::observable::{Notice, Notification, Observable, NOTICE_USER};
+//! let temp = Observable::new()?;
+//! let watcher = temp.subscribe(16)?;
+//! temp.update(&[Notice::new(NOTICE_USER, 42)])?;
+//! let mut got = [Notification::default(); 4];
+//! let n = watcher.read(&mut got)?;
+//! assert_eq!((n, got[0].value), (1, 42));
+//! # Ok::<(), evl_core::Error>(())
+//! ```
+
+use crate::backend::{self, host, Backend};
+use crate::error::{Error, ErrorKind, Result};
+use crate::name::{Name, Visibility};
+use crate::time::Timestamp;
+use std::os::fd::BorrowedFd;
+
+/// The lowest tag an application may use; lower tags are reserved to the core (EVL sends its
+/// health-monitoring diagnostics with them). EVL's `EVL_NOTICE_USER`.
+pub const NOTICE_USER: u32 = 64;
+
+/// The largest backlog a subscriber may ask for.
+pub const MAX_BACKLOG: usize = 1 << 20;
+
+/// What an update sends: a tag saying what the value is about, and the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Notice {
+    /// What the value is about; at least [`NOTICE_USER`].
+    pub tag: u32,
+    /// The value (any 64-bit payload).
+    pub value: u64,
+}
+
+impl Notice {
+    /// A notice with `tag` (at least [`NOTICE_USER`]) and `value`.
+    pub const fn new(tag: u32, value: u64) -> Self {
+        Notice { tag, value }
+    }
+}
+
+/// What a subscriber reads: a notice plus who sent it, when, and in which order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Notification {
+    /// The notice's tag.
+    pub tag: u32,
+    /// The notice's value.
+    pub value: u64,
+    /// Increases by one for each notice the observable delivered to at least one
+    /// subscriber (notices sent while nobody is subscribed take no number, as in EVL); every
+    /// subscriber sees the same serial for the same notice, so a gap in what one subscriber
+    /// reads means it lost notices.
+    pub serial: u64,
+    /// The kernel id of the issuing thread (its tid, which EVL calls the pid of a thread; the
+    /// process id for a process's main thread).
+    pub issuer: u32,
+    /// When the update was received, on the monotonic clock; the same for every notice of
+    /// one update.
+    pub date: Timestamp,
+}
+
+/// An element that broadcasts notices to its subscribers.
+///
+/// Share it by reference (or in an `Arc`) between the threads that update it. Dropping it
+/// wakes every subscriber: they read what is left in their backlog, then
+/// [`ErrorKind::Closed`].
+#[derive(Debug)]
+pub struct Observable {
+    inner: Inner,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Host(host::observable::Observable),
+}
+
+/// One subscription to an [`Observable`], with its own backlog. Dropping it unsubscribes.
+///
+/// Reading is for one consumer at a time in spirit, but `&self` reads from several threads
+/// are safe: each notification goes to exactly one of them.
+#[derive(Debug)]
+pub struct Subscriber {
+    inner: SubInner,
+}
+
+#[derive(Debug)]
+enum SubInner {
+    Host(host::observable::Subscriber),
+}
+
+fn bad_tag(op: &'static str) -> Error {
+    Error::new(
+        ErrorKind::InvalidArgument,
+        op,
+        "notice tags below NOTICE_USER (64) are reserved to the core: use NOTICE_USER + n",
+    )
+}
+
+impl Observable {
+    /// A private observable with no subscriber yet.
+    pub fn new() -> Result<Observable> {
+        Self::create(Visibility::Private)
+    }
+
+    /// An observable, private or public.
+    ///
+    /// Errors: [`ErrorKind::InvalidArgument`] for a bad name; [`ErrorKind::Unsupported`] for
+    /// a public observable on the host backend (subscribers in other processes need the EVL
+    /// backend; on the host, share the handle between threads).
+    pub fn create(visibility: Visibility<'_>) -> Result<Observable> {
+        const OP: &str = "Observable::create";
+        let public = match visibility {
+            Visibility::Private => false,
+            Visibility::Public(name) => {
+                Name::new(name, OP)?;
+                true
+            }
+        };
+        match backend::current()? {
+            Backend::Host if public => Err(Error::new(
+                ErrorKind::Unsupported,
+                OP,
+                "public observables need the EVL backend; on the host backend create a private \
+                 one (Visibility::Private) and share it between threads",
+            )),
+            Backend::Host => Ok(Observable {
+                inner: Inner::Host(host::observable::Observable::new()),
+            }),
+            Backend::Evl => Err(backend::evl::not_yet(OP)),
+        }
+    }
+
+    /// Sends `notices`, in order, to every current subscriber, without blocking. A subscriber
+    /// whose backlog is full loses the notices that do not fit (see [`Subscriber::lost`]).
+    ///
+    /// Returns the number of notices queued for at least one subscriber (EVL's count): 0 when
+    /// nobody is subscribed or every backlog is full.
+    ///
+    /// Errors: [`ErrorKind::InvalidArgument`] when a tag is below [`NOTICE_USER`]; then
+    /// nothing is sent.
+    pub fn update(&self, notices: &[Notice]) -> Result<usize> {
+        const OP: &str = "Observable::update";
+        if notices.iter().any(|n| n.tag < NOTICE_USER) {
+            return Err(bad_tag(OP));
+        }
+        match &self.inner {
+            Inner::Host(o) => o.update(notices),
+        }
+    }
+
+    /// Subscribes with room for `backlog` unread notifications. The subscriber receives
+    /// what is sent from now on.
+    ///
+    /// Errors: [`ErrorKind::InvalidArgument`] when `backlog` is 0 or above [`MAX_BACKLOG`];
+    /// [`ErrorKind::CapacityExceeded`] when memory or descriptors ran out.
+    pub fn subscribe(&self, backlog: usize) -> Result<Subscriber> {
+        const OP: &str = "Observable::subscribe";
+        if backlog == 0 || backlog > MAX_BACKLOG {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                OP,
+                "the backlog must hold 1 to 1048576 notifications (e.g. 16)",
+            ));
+        }
+        match &self.inner {
+            Inner::Host(o) => Ok(Subscriber {
+                inner: SubInner::Host(o.subscribe(backlog)?),
+            }),
+        }
+    }
+
+    /// How many subscribers there are now.
+    pub fn subscribers(&self) -> usize {
+        match &self.inner {
+            Inner::Host(o) => o.subscribers(),
+        }
+    }
+}
+
+impl Subscriber {
+    /// Reads up to `out.len()` notifications, oldest first, waiting for at least one; returns
+    /// how many were read (0 only when `out` is empty).
+    ///
+    /// Errors: [`ErrorKind::Closed`] when the backlog is empty and the observable is gone.
+    pub fn read(&self, out: &mut [Notification]) -> Result<usize> {
+        match &self.inner {
+            SubInner::Host(s) => s.read(out, None),
+        }
+    }
+
+    /// As [`Subscriber::read`], waiting until the absolute monotonic `deadline` at most.
+    ///
+    /// Errors: [`ErrorKind::TimedOut`] when nothing came before the deadline;
+    /// [`ErrorKind::Closed`] as for `read`.
+    pub fn read_until(&self, out: &mut [Notification], deadline: Timestamp) -> Result<usize> {
+        match &self.inner {
+            SubInner::Host(s) => s.read(out, Some(deadline)),
+        }
+    }
+
+    /// Reads what is pending, up to `out.len()` notifications, without waiting.
+    ///
+    /// Errors: [`ErrorKind::WouldBlock`] when nothing is pending; [`ErrorKind::Closed`] when
+    /// nothing is pending and the observable is gone.
+    pub fn try_read(&self, out: &mut [Notification]) -> Result<usize> {
+        match &self.inner {
+            SubInner::Host(s) => s.try_read(out),
+        }
+    }
+
+    /// How many notifications this subscriber lost because its backlog was full.
+    pub fn lost(&self) -> u64 {
+        match &self.inner {
+            SubInner::Host(s) => s.lost(),
+        }
+    }
+
+    /// The backlog size asked for when subscribing.
+    pub fn backlog(&self) -> usize {
+        match &self.inner {
+            SubInner::Host(s) => s.backlog(),
+        }
+    }
+
+    /// A descriptor that polls readable exactly while a read would not block: while
+    /// notifications are pending (or the observable is gone). For reactors; read through
+    /// the subscriber, not the fd.
+    pub fn poll_fd(&self) -> BorrowedFd<'_> {
+        match &self.inner {
+            SubInner::Host(s) => s.poll_fd(),
+        }
+    }
+}

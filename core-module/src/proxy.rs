@@ -1,1 +1,151 @@
-//! (in progress)
+//! [`Proxy`]: a non-blocking byte channel from real-time threads to an ordinary fd.
+//!
+//! A real-time thread must not block on, nor even enter, the in-band I/O stack: writing a log
+//! line to stdout from a SCHED_FIFO loop would stall it on the terminal. A proxy takes the
+//! bytes into a fixed buffer without ever waiting for the target, and the backend drains that
+//! buffer to the target fd (stdout, a file, a pipe, a socket) from an ordinary context, as
+//! EVL's proxy element does. When the buffer is full the bytes that do not fit are dropped and
+//! counted, never queued behind the caller's back.
+//!
+//! ```no_run
+//! use evl_core::proxy::Proxy;
+//! let out = Proxy::new(std::io::stdout(), 16 * 1024)?;
+//! let w = out.write(b"cycle overrun\n")?;
+//! if w.dropped > 0 { /* the buffer was full: the rest of the line is gone, and counted */ }
+//! out.flush(None)?; // wait until every accepted byte reached stdout
+//! # Ok::<(), evl_core::Error>(())
+//! ```
+
+use crate::backend::{self, host, Backend};
+use crate::error::{Error, ErrorKind, Result};
+use crate::name::{Name, Visibility};
+use crate::time::Timestamp;
+use std::os::fd::{AsFd, BorrowedFd};
+
+/// What one [`Proxy::write`] did with the bytes it was given.
+///
+/// `written + dropped` is always the length of the buffer passed in. The written part is a
+/// prefix of that buffer; it reaches the target in order, after everything accepted before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProxyWrite {
+    /// Bytes accepted into the proxy's buffer; they will reach the target.
+    pub written: usize,
+    /// Bytes that did not fit and were discarded (also added to [`Proxy::dropped`]).
+    pub dropped: usize,
+}
+
+/// A non-blocking byte channel to an ordinary file descriptor, drained by the backend.
+///
+/// Any number of threads may write at once through `&Proxy`; each write's accepted part stays
+/// contiguous in the output. Dropping the proxy delivers what was accepted (on the host
+/// backend: as long as the target keeps taking bytes; a target that takes nothing for one
+/// second is given up on), then releases the buffer, the drainer and the duplicated target fd.
+#[derive(Debug)]
+pub struct Proxy {
+    inner: Inner,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Host(host::proxy::Proxy),
+}
+
+impl Proxy {
+    /// A private proxy to `target` with a buffer of at least `capacity` bytes.
+    ///
+    /// The target is duplicated: the caller may close its own descriptor at any time.
+    ///
+    /// Errors: [`ErrorKind::InvalidArgument`] when `capacity` is 0;
+    /// [`ErrorKind::CapacityExceeded`] when the buffer cannot be that large (host: above
+    /// `/proc/sys/fs/pipe-max-size` for an unprivileged process) or descriptors ran out.
+    pub fn new(target: impl AsFd, capacity: usize) -> Result<Proxy> {
+        Self::create(target, capacity, Visibility::Private)
+    }
+
+    /// A proxy to `target`, private or public.
+    ///
+    /// Errors: as [`Proxy::new`]; [`ErrorKind::InvalidArgument`] for a bad name;
+    /// [`ErrorKind::Unsupported`] for a public proxy on the host backend (other processes
+    /// cannot open a host proxy by name; public proxies need the EVL backend).
+    pub fn create(target: impl AsFd, capacity: usize, visibility: Visibility<'_>) -> Result<Proxy> {
+        const OP: &str = "Proxy::create";
+        if capacity == 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                OP,
+                "a proxy needs a buffer: pass a capacity of at least 1 byte (e.g. 16384)",
+            ));
+        }
+        let public = match visibility {
+            Visibility::Private => false,
+            Visibility::Public(name) => {
+                Name::new(name, OP)?;
+                true
+            }
+        };
+        match backend::current()? {
+            Backend::Host if public => Err(Error::new(
+                ErrorKind::Unsupported,
+                OP,
+                "public proxies need the EVL backend; on the host backend create a private proxy \
+                 (Visibility::Private) and share the handle",
+            )),
+            Backend::Host => Ok(Proxy {
+                inner: Inner::Host(host::proxy::Proxy::new(target.as_fd(), capacity)?),
+            }),
+            Backend::Evl => Err(backend::evl::not_yet(OP)),
+        }
+    }
+
+    /// Offers `buf` to the proxy without blocking: the prefix that fits in the buffer is
+    /// accepted, the rest is dropped and counted. Never waits for the target.
+    ///
+    /// On the host backend writes of up to 4096 bytes are all-or-nothing (a log line is
+    /// never cut), and concurrent writers wait for each other only for the length of one
+    /// non-blocking copy (a priority-inheriting lock).
+    ///
+    /// Errors: an error of the target (e.g. [`ErrorKind::Closed`] when nobody reads the pipe
+    /// the proxy writes to any more): the proxy stopped delivering and accepts nothing more.
+    pub fn write(&self, buf: &[u8]) -> Result<ProxyWrite> {
+        match &self.inner {
+            Inner::Host(p) => p.write(buf),
+        }
+    }
+
+    /// Waits until every byte accepted before this call reached the target, until the
+    /// absolute monotonic `deadline` at most (`None`: no limit).
+    ///
+    /// Errors: [`ErrorKind::TimedOut`] at the deadline; the target's error if delivery
+    /// failed.
+    pub fn flush(&self, deadline: Option<Timestamp>) -> Result<()> {
+        match &self.inner {
+            Inner::Host(p) => p.flush(deadline),
+        }
+    }
+
+    /// The total number of bytes dropped because the buffer was full.
+    pub fn dropped(&self) -> u64 {
+        match &self.inner {
+            Inner::Host(p) => p.dropped(),
+        }
+    }
+
+    /// The effective buffer size in bytes (at least the capacity asked for; the host rounds
+    /// up to a power-of-two number of pages). How much of it a burst may fill depends on the
+    /// write sizes: the host buffer is made of pages, and a small write starts a new page
+    /// when it does not fit in the current one.
+    pub fn capacity(&self) -> usize {
+        match &self.inner {
+            Inner::Host(p) => p.capacity(),
+        }
+    }
+
+    /// A descriptor that polls writable when the buffer has room for at least one more
+    /// page: a write then accepts at least one byte. (A small write may still be accepted
+    /// while it does not poll writable.) For reactors; do not write to it directly.
+    pub fn write_fd(&self) -> BorrowedFd<'_> {
+        match &self.inner {
+            Inner::Host(p) => p.write_fd(),
+        }
+    }
+}
