@@ -1,8 +1,39 @@
 //! # evl — async Rust on the EVL real-time core
 //!
-//! The executor, spawn, time, sync and io layers land with the executor and reactor issues.
-//! Today this crate re-exports the element layer so that `use evl::...` is the one import an
-//! application writes.
+//! | module | what |
+//! |---|---|
+//! | [`executor`] | [`Executor`]: runs tasks on its thread with bounded per-turn work; [`Spawner`] for other threads |
+//! | [`task`] | [`JoinHandle`], [`JoinError`] |
+//! | [`core`] | the EVL elements (re-export of `evl-core`) |
+//!
+//! Timers, fd readiness and `#[evl::main]` land with the reactor and macro work; `use evl::...`
+//! is meant to be the only import an application writes.
+
+pub mod executor;
+pub(crate) mod loom;
+pub mod task;
 
 pub use evl_reactor::core;
 pub use evl_reactor::core::{Backend, Clock, Error, ErrorKind, Result, Timestamp, Visibility};
+pub use executor::{spawn, Builder, Executor, PanicPolicy, SpawnError, Spawner, Stats};
+pub use task::{JoinError, JoinHandle};
+
+/// Runs `fut` to completion on a fresh default [`Executor`] on this thread.
+pub fn block_on<F: ::core::future::Future>(fut: F) -> Result<F::Output> {
+    Ok(Executor::new()?.block_on(fut))
+}
+
+/// Yields once: lets the executor run other tasks before this one continues.
+pub async fn yield_now() {
+    let mut yielded = false;
+    ::core::future::poll_fn(|cx| {
+        if yielded {
+            ::core::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            ::core::task::Poll::Pending
+        }
+    })
+    .await
+}

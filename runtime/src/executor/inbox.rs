@@ -1,0 +1,139 @@
+//! Cross-thread handoff into an executor: a lock-free inbox of task pointers and the
+//! parked/notified word that turns a storm of wakes into at most one post of the executor's
+//! wake element.
+//!
+//! The inbox is a CAS-push / swap-take-all stack (the shape of embassy's and cordyceps'
+//! TransferStack): a push is one compare-and-swap loop that never waits on another thread, and
+//! the consumer takes everything with one swap. There is no window in which the consumer has
+//! to wait for a half-finished push (unlike a Vyukov MPSC queue), which matters under
+//! SCHED_FIFO: a preempted lower-priority producer can never stall the executor.
+
+use crate::loom::sync::atomic::{AtomicPtr, AtomicU32, Ordering::*};
+use core::ptr;
+
+/// Something with an intrusive `next` link the inbox can thread through.
+///
+/// # Safety
+/// `link` returns the same, valid link slot for a node for as long as it is in the inbox;
+/// only the inbox touches it meanwhile.
+pub(crate) unsafe trait Linked {
+    /// The node's link slot.
+    fn link(node: *const Self) -> *mut *const Self;
+}
+
+/// A multi-producer, single-consumer stack of nodes.
+#[derive(Debug)]
+pub(crate) struct Inbox<T: Linked> {
+    head: AtomicPtr<T>,
+}
+
+impl<T: Linked> Inbox<T> {
+    pub(crate) fn new() -> Self {
+        Inbox {
+            head: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// Pushes `node`. Returns true when the inbox was empty.
+    ///
+    /// # Safety
+    /// `node` is valid and in no other queue until the consumer takes it.
+    pub(crate) unsafe fn push(&self, node: *const T) -> bool {
+        let mut head = self.head.load(Relaxed);
+        loop {
+            // SAFETY: we own the node's link until the CAS publishes it.
+            unsafe { *T::link(node) = head };
+            match self
+                .head
+                .compare_exchange_weak(head, node as *mut T, Release, Relaxed)
+            {
+                Ok(_) => return head.is_null(),
+                Err(h) => head = h,
+            }
+        }
+    }
+
+    /// Whether the inbox looks empty (a hint; a push may land right after).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.load(Acquire).is_null()
+    }
+
+    /// Takes every node, in push order (oldest first), calling `f` on each.
+    ///
+    /// # Safety
+    /// Called by the single consumer only.
+    pub(crate) unsafe fn take_all(&self, mut f: impl FnMut(*const T)) -> usize {
+        if self.head.load(Relaxed).is_null() {
+            return 0;
+        }
+        let mut node = self.head.swap(ptr::null_mut(), Acquire) as *const T;
+        // Reverse the LIFO chain so tasks run in the order they were woken.
+        let mut rev: *const T = ptr::null();
+        while !node.is_null() {
+            // SAFETY: nodes taken are ours; their links were published by Release pushes.
+            let next = unsafe { *T::link(node) };
+            // SAFETY: as above.
+            unsafe { *T::link(node) = rev };
+            rev = node;
+            node = next;
+        }
+        let mut n = 0;
+        while !rev.is_null() {
+            // SAFETY: still ours; read the link before handing the node to `f`.
+            let next = unsafe { *T::link(rev) };
+            f(rev);
+            rev = next;
+            n += 1;
+        }
+        n
+    }
+}
+
+const RUNNING: u32 = 0;
+const PARKED: u32 = 1;
+const NOTIFIED: u32 = 2;
+
+/// The executor's parked/notified word.
+///
+/// ```text
+///  waker (any thread)                 executor
+///  push to inbox                      drain inbox, run tasks
+///  swap(NOTIFIED) == PARKED ?  ---->  swap(PARKED) == NOTIFIED ? don't block
+///      yes: post the wake element         no: block on the wake element
+///                                     store(RUNNING) after waking
+/// ```
+/// Every post follows a PARKED -> NOTIFIED transition, and the executor blocks only after
+/// publishing PARKED, so no wake is lost and a burst of wakes posts once.
+#[derive(Debug)]
+pub(crate) struct Parker {
+    state: AtomicU32,
+}
+
+impl Parker {
+    pub(crate) fn new() -> Self {
+        Parker {
+            state: AtomicU32::new(RUNNING),
+        }
+    }
+
+    /// Waker side, after publishing work: true when the executor is (about to be) blocked
+    /// and the caller must post its wake element.
+    pub(crate) fn notify(&self) -> bool {
+        self.state.swap(NOTIFIED, SeqCst) == PARKED
+    }
+
+    /// Executor side, before blocking: false when a notification arrived since the last
+    /// `unparked` (then it must not block).
+    pub(crate) fn prepare_park(&self) -> bool {
+        if self.state.swap(PARKED, SeqCst) == NOTIFIED {
+            self.state.store(RUNNING, SeqCst);
+            return false;
+        }
+        true
+    }
+
+    /// Executor side, after waking (or deciding not to block).
+    pub(crate) fn unparked(&self) {
+        self.state.store(RUNNING, SeqCst);
+    }
+}

@@ -1,0 +1,664 @@
+//! The executor: runs tasks on the thread that drives it, with bounded per-turn work.
+//!
+//! | file | what |
+//! |---|---|
+//! | [`arena`] | pre-sized task slots, claimed lock-free |
+//! | [`inbox`] | cross-thread wake handoff and the parked/notified word |
+//!
+//! One executor per thread. Tasks woken on the executor's own thread go to a local FIFO (no
+//! atomics beyond the task state); tasks woken elsewhere go through the inbox, and the
+//! executor's wake element (an evl-core [`Semaphore`]) is posted only if the executor is
+//! parked. When nothing is runnable the executor makes one blocking call on that element.
+
+pub(crate) mod arena;
+pub(crate) mod inbox;
+
+use crate::task::cell::Cell as TaskCell;
+use crate::task::{self, Header, JoinError, JoinHandle, TaskRef};
+use arena::{Arena, SLOT_ALIGN};
+use core::cell::{Cell, UnsafeCell};
+use core::future::Future;
+use core::marker::PhantomData;
+use core::pin::pin;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use evl_reactor::core::{Error as CoreError, Semaphore};
+use inbox::{Inbox, Linked, Parker};
+use std::fmt;
+
+/// What happens when a task panics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PanicPolicy {
+    /// Report it (task name and message, through `tracing` and the panic hook), hand the
+    /// panic to the task's [`JoinHandle`] as [`JoinError::Panicked`], keep running.
+    #[default]
+    Isolate,
+    /// Report it and abort the process (for systems where a panicked control task must
+    /// bring everything down).
+    Abort,
+}
+
+/// Why a task could not be spawned. Nothing was allocated; the future is dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpawnError {
+    /// Every task slot is in use.
+    Full {
+        /// The executor's task capacity.
+        capacity: usize,
+    },
+    /// The future does not fit a task slot.
+    TooBig {
+        /// Bytes (and alignment) the task needs.
+        size: usize,
+        /// Its alignment.
+        align: usize,
+        /// Bytes a slot holds.
+        slot_size: usize,
+    },
+    /// The executor has shut down.
+    Shutdown,
+    /// `evl::spawn` was called outside an executor.
+    NoExecutor,
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpawnError::Full { capacity } => write!(
+                f,
+                "all {capacity} task slots are in use: raise the executor's task capacity or let tasks finish"
+            ),
+            SpawnError::TooBig { size, align, slot_size } => write!(
+                f,
+                "the task needs {size} bytes (align {align}) but slots hold {slot_size} bytes (align {SLOT_ALIGN}): \
+                 raise the executor's slot size, or make the future smaller (e.g. keep large buffers outside it)"
+            ),
+            SpawnError::Shutdown => f.write_str("the executor has shut down"),
+            SpawnError::NoExecutor => f.write_str("no executor on this thread: spawn from a task, or use Executor::spawn"),
+        }
+    }
+}
+
+impl std::error::Error for SpawnError {}
+
+/// The intrusive FIFO of tasks runnable on the executor thread.
+struct LocalQueue {
+    head: Cell<*const Header>,
+    tail: Cell<*const Header>,
+}
+
+impl LocalQueue {
+    fn push(&self, h: *const Header) {
+        // SAFETY: `h` is a live task in no other queue (SCHEDULED protocol); only the
+        // executor thread touches the local queue and the links of tasks in it.
+        unsafe { *(*h).next.get() = ptr::null() };
+        let tail = self.tail.get();
+        if tail.is_null() {
+            self.head.set(h);
+        } else {
+            // SAFETY: as above; `tail` is a live queued task.
+            unsafe { *(*tail).next.get() = h };
+        }
+        self.tail.set(h);
+    }
+
+    fn pop(&self) -> Option<NonNull<Header>> {
+        let h = NonNull::new(self.head.get() as *mut Header)?;
+        // SAFETY: a queued task is live; its link belongs to this queue.
+        let next = unsafe { *h.as_ref().next.get() };
+        self.head.set(next);
+        if next.is_null() {
+            self.tail.set(ptr::null());
+        }
+        Some(h)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.head.get().is_null()
+    }
+}
+
+// SAFETY: the link slot of a task header is its `next` field, used by one queue at a time.
+unsafe impl Linked for Header {
+    fn link(node: *const Self) -> *mut *const Self {
+        // SAFETY: callers pass live headers; UnsafeCell::get gives the field's address.
+        unsafe { (*node).next.get() }
+    }
+}
+
+/// Executor state shared with wakers, spawners and tasks (each holds a reference).
+pub(crate) struct Shared {
+    refs: AtomicUsize,
+    arena: Arena,
+    inbox: Inbox<Header>,
+    parker: Parker,
+    wake: Semaphore,
+    /// Owner-thread only.
+    local: LocalQueue,
+    main_woken: AtomicBool,
+    closed: AtomicBool,
+    spawning: AtomicUsize,
+    panic_policy: PanicPolicy,
+    name: &'static str,
+    budget: usize,
+    /// Counters, owner-thread only.
+    stats: UnsafeCell<Stats>,
+}
+
+thread_local! {
+    static CURRENT: Cell<*const Shared> = const { Cell::new(ptr::null()) };
+}
+
+impl Shared {
+    fn ref_inc(this: *const Shared) {
+        // SAFETY: callers hold a reference, so `this` is alive.
+        unsafe { (*this).refs.fetch_add(1, Relaxed) };
+    }
+
+    /// # Safety
+    /// The caller owns one reference and gives it up.
+    unsafe fn ref_dec(this: *const Shared) {
+        // SAFETY: the caller's reference keeps it alive until the decrement.
+        if unsafe { (*this).refs.fetch_sub(1, AcqRel) } == 1 {
+            // SAFETY: last reference: allocated by Box in Executor::build.
+            drop(unsafe { Box::from_raw(this as *mut Shared) });
+        }
+    }
+
+    fn is_current(this: *const Shared) -> bool {
+        CURRENT.with(|c| c.get() == this)
+    }
+
+    /// Queues a task that holds a queue reference.
+    ///
+    /// # Safety
+    /// `this` is alive (the task's reference keeps it so); `task` carries a queue reference.
+    pub(crate) unsafe fn schedule(this: *const Shared, task: NonNull<Header>) {
+        // SAFETY: alive per the caller.
+        let s = unsafe { &*this };
+        if Self::is_current(this) {
+            s.local.push(task.as_ptr());
+        } else {
+            // SAFETY: the task is in no other queue (it was just scheduled).
+            unsafe { s.inbox.push(task.as_ptr()) };
+            s.notify();
+        }
+    }
+
+    /// Re-queues a task woken while it was running (on the executor thread).
+    ///
+    /// # Safety
+    /// As [`Shared::schedule`], called on the executor thread.
+    pub(crate) unsafe fn requeue(this: *const Shared, task: NonNull<Header>) {
+        // SAFETY: alive per the caller; owner thread.
+        unsafe { (*this).local.push(task.as_ptr()) };
+    }
+
+    fn notify(&self) {
+        if self.parker.notify() {
+            // A failed post leaves the executor parked until its next timeout; there is no
+            // caller to report to (this runs inside `Waker::wake`).
+            let _ = self.wake.put();
+        }
+    }
+
+    /// Reports a task that ended with an error.
+    ///
+    /// # Safety
+    /// `this` is alive.
+    pub(crate) unsafe fn report(this: *const Shared, e: &JoinError) {
+        // SAFETY: alive per the caller.
+        let s = unsafe { &*this };
+        if let JoinError::Panicked { task, .. } = e {
+            tracing::error!(
+                executor = s.name,
+                task = *task,
+                message = e.panic_message().unwrap_or("<non-string payload>"),
+                "task panicked"
+            );
+            // SAFETY: owner thread (reports happen inside polls).
+            unsafe { (*s.stats.get()).panicked += 1 };
+            if s.panic_policy == PanicPolicy::Abort {
+                std::process::abort();
+            }
+        }
+    }
+
+    /// Frees a task slot and the task's reference to the executor.
+    ///
+    /// # Safety
+    /// The slot's task is gone (stage dropped, no reference left).
+    pub(crate) unsafe fn release_slot(this: *const Shared, slot: usize) {
+        // SAFETY: the task's reference keeps `this` alive until ref_dec below.
+        unsafe { (*this).arena.release(slot) };
+        // SAFETY: that reference is given up here.
+        unsafe { Self::ref_dec(this) };
+    }
+
+    /// Spawns `fut` into a free slot.
+    fn spawn<F: Future>(
+        this: *const Shared,
+        fut: F,
+        name: &'static str,
+    ) -> Result<JoinHandle<F::Output>, SpawnError> {
+        // SAFETY: callers hold a reference (Executor, Spawner, or a running task).
+        let s = unsafe { &*this };
+        let (size, align) = (
+            core::mem::size_of::<TaskCell<F>>(),
+            core::mem::align_of::<TaskCell<F>>(),
+        );
+        if size > s.arena.slot_size() || align > SLOT_ALIGN {
+            return Err(SpawnError::TooBig {
+                size,
+                align,
+                slot_size: s.arena.slot_size(),
+            });
+        }
+        s.spawning.fetch_add(1, SeqCst);
+        let r = Self::spawn_into_slot(this, s, fut, name);
+        s.spawning.fetch_sub(1, SeqCst);
+        r
+    }
+
+    fn spawn_into_slot<F: Future>(
+        this: *const Shared,
+        s: &Shared,
+        fut: F,
+        name: &'static str,
+    ) -> Result<JoinHandle<F::Output>, SpawnError> {
+        if s.closed.load(SeqCst) {
+            return Err(SpawnError::Shutdown);
+        }
+        let idx = s.arena.claim().ok_or(SpawnError::Full {
+            capacity: s.arena.capacity(),
+        })?;
+        Self::ref_inc(this); // the task's reference to the executor
+        let cell = s.arena.slot_ptr(idx) as *mut TaskCell<F>;
+        // SAFETY: the slot is ours (claimed), large and aligned enough (checked), and holds
+        // no live value.
+        unsafe { cell.write(TaskCell::new(fut, this, idx, name)) };
+        s.arena.set_ready(idx, true);
+        let ptr = NonNull::new(cell as *mut Header).expect("slot pointers are non-null");
+        // State: SCHEDULED, 3 references: executor (released at completion), JoinHandle
+        // (moved into it), queue (moved into the queue entry below).
+        // SAFETY: the JoinHandle's reference.
+        let handle = JoinHandle::new(unsafe { TaskRef::from_raw(ptr) });
+        // SAFETY: the queue reference; `this` is alive.
+        unsafe { Self::schedule(this, ptr) };
+        Ok(handle)
+    }
+}
+
+/// What the executor did, for observation and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Task polls.
+    pub polls: u64,
+    /// Times the executor blocked on its wake element.
+    pub parks: u64,
+    /// Tasks taken from the cross-thread inbox.
+    pub remote_wakes: u64,
+    /// Tasks that panicked.
+    pub panicked: u64,
+}
+
+/// An executor, driven by the thread that calls [`Executor::block_on`]. Not `Send`: it
+/// belongs to the thread that built it (its tasks may be `!Send`). Use [`Executor::spawner`]
+/// to spawn from other threads.
+pub struct Executor {
+    shared: NonNull<Shared>,
+    _not_send: PhantomData<*const ()>,
+}
+
+/// How to build an [`Executor`].
+#[derive(Debug, Clone)]
+pub struct Builder {
+    capacity: usize,
+    slot_size: usize,
+    budget: usize,
+    panic_policy: PanicPolicy,
+    name: &'static str,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            capacity: 64,
+            slot_size: 512,
+            budget: 256,
+            panic_policy: PanicPolicy::Isolate,
+            name: "evl",
+        }
+    }
+}
+
+impl Builder {
+    /// Task slots (default 64): the most tasks alive at once. A task holds its slot until
+    /// it finished and its [`JoinHandle`] was awaited or dropped (the output lives there)
+    /// and its last `Waker` clone is gone.
+    pub fn capacity(mut self, n: usize) -> Self {
+        self.capacity = n;
+        self
+    }
+    /// Bytes per task slot (default 512, rounded up to 64): the largest task (header plus
+    /// future) that can be spawned.
+    pub fn slot_size(mut self, bytes: usize) -> Self {
+        self.slot_size = bytes;
+        self
+    }
+    /// Polls per turn before the executor looks at its inbox and main future again
+    /// (default 256).
+    pub fn budget(mut self, polls: usize) -> Self {
+        self.budget = polls;
+        self
+    }
+    /// What a task panic does (default [`PanicPolicy::Isolate`]).
+    pub fn panic_policy(mut self, p: PanicPolicy) -> Self {
+        self.panic_policy = p;
+        self
+    }
+    /// A name for reports.
+    pub fn name(mut self, name: &'static str) -> Self {
+        self.name = name;
+        self
+    }
+
+    /// Builds the executor: all of its memory is allocated here.
+    pub fn build(self) -> Result<Executor, crate::Error> {
+        if self.capacity == 0 || self.budget == 0 {
+            return Err(CoreError::new(
+                evl_reactor::core::ErrorKind::InvalidArgument,
+                "Executor::build",
+                "task capacity and budget must be at least 1",
+            ));
+        }
+        let shared = Box::new(Shared {
+            refs: AtomicUsize::new(1),
+            arena: Arena::new(self.capacity, self.slot_size),
+            inbox: Inbox::new(),
+            parker: Parker::new(),
+            wake: Semaphore::new(0)?,
+            local: LocalQueue {
+                head: Cell::new(ptr::null()),
+                tail: Cell::new(ptr::null()),
+            },
+            main_woken: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            spawning: AtomicUsize::new(0),
+            panic_policy: self.panic_policy,
+            name: self.name,
+            budget: self.budget,
+            stats: UnsafeCell::new(Stats::default()),
+        });
+        Ok(Executor {
+            shared: NonNull::from(Box::leak(shared)),
+            _not_send: PhantomData,
+        })
+    }
+}
+
+impl Executor {
+    /// An executor with the default [`Builder`] settings.
+    pub fn new() -> Result<Self, crate::Error> {
+        Builder::default().build()
+    }
+
+    /// How to build one.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    fn s(&self) -> &Shared {
+        // SAFETY: the executor holds a reference for as long as it lives.
+        unsafe { self.shared.as_ref() }
+    }
+
+    /// Spawns `fut` on this executor (it may be `!Send`: it only ever runs on this thread).
+    pub fn spawn<F: Future + 'static>(&self, fut: F) -> Result<JoinHandle<F::Output>, SpawnError> {
+        Shared::spawn(self.shared.as_ptr(), fut, "task")
+    }
+
+    /// As [`spawn`](Executor::spawn), with a name for reports.
+    pub fn spawn_named<F: Future + 'static>(
+        &self,
+        name: &'static str,
+        fut: F,
+    ) -> Result<JoinHandle<F::Output>, SpawnError> {
+        Shared::spawn(self.shared.as_ptr(), fut, name)
+    }
+
+    /// A handle to spawn onto this executor from any thread.
+    pub fn spawner(&self) -> Spawner {
+        Shared::ref_inc(self.shared.as_ptr());
+        Spawner {
+            shared: self.shared,
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> Stats {
+        // SAFETY: owner thread (Executor is !Send), not inside a poll of this executor's
+        // counters (they are plain copies).
+        unsafe { *self.s().stats.get() }
+    }
+
+    /// Tasks alive (spawned and not yet released).
+    pub fn tasks(&self) -> usize {
+        self.s().arena.in_use()
+    }
+
+    /// Runs `fut` to completion on this thread, running spawned tasks meanwhile.
+    pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        let this = self.shared.as_ptr() as *const Shared;
+        let prev = CURRENT.with(|c| c.replace(this));
+        assert!(
+            prev.is_null() || prev == this,
+            "block_on inside another executor's block_on on the same thread"
+        );
+        struct Restore(*const Shared);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                CURRENT.with(|c| c.set(self.0));
+            }
+        }
+        let _restore = Restore(prev);
+        let mut fut = pin!(fut);
+        Shared::ref_inc(this);
+        // SAFETY: the waker owns the reference just taken.
+        let waker = unsafe { Waker::from_raw(RawWaker::new(this as *const (), &MAIN_VTABLE)) };
+        let mut cx = Context::from_waker(&waker);
+        let s = self.s();
+        s.main_woken.store(true, SeqCst);
+        loop {
+            if s.main_woken.swap(false, SeqCst) {
+                if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+                    return out;
+                }
+            }
+            self.turn(s.budget);
+            if s.local.is_empty() && !s.main_woken.load(SeqCst) && s.inbox.is_empty() {
+                self.park();
+            }
+        }
+    }
+
+    /// One turn: take the inbox, poll up to `budget` runnable tasks. Returns polls made.
+    fn turn(&self, budget: usize) -> usize {
+        let s = self.s();
+        // SAFETY: owner thread: the single consumer of the inbox.
+        let taken = unsafe { s.inbox.take_all(|h| s.local.push(h)) };
+        let mut polls = 0;
+        while polls < budget {
+            let Some(task) = s.local.pop() else { break };
+            // SAFETY: a queued task carries a queue reference, handed to poll; we are its
+            // executor thread.
+            unsafe { (task.as_ref().vtable.poll)(task) };
+            polls += 1;
+        }
+        // SAFETY: owner thread.
+        let st = unsafe { &mut *s.stats.get() };
+        st.polls += polls as u64;
+        st.remote_wakes += taken as u64;
+        polls
+    }
+
+    fn park(&self) {
+        let s = self.s();
+        if s.parker.prepare_park() {
+            // Last look: work published before PARKED would have seen RUNNING/NOTIFIED.
+            if s.inbox.is_empty() && !s.main_woken.load(SeqCst) {
+                // SAFETY: owner thread.
+                unsafe { (*s.stats.get()).parks += 1 };
+                // Interrupted waits just come back here; other errors mean the element is
+                // broken, and spinning on it would hide that.
+                if let Err(e) = s.wake.get() {
+                    if e.kind() != evl_reactor::core::ErrorKind::Interrupted {
+                        panic!("executor wake element failed: {e}");
+                    }
+                }
+            }
+        }
+        s.parker.unparked();
+    }
+
+    fn shutdown(&self) {
+        let s = self.s();
+        let this = self.shared.as_ptr() as *const Shared;
+        s.closed.store(true, SeqCst);
+        while s.spawning.load(SeqCst) != 0 {
+            std::thread::yield_now();
+        }
+        let prev = CURRENT.with(|c| c.replace(this));
+        // Cancel every live task, then run until the queues are empty: each cancelled task
+        // is polled once more, which drops its future on this thread.
+        loop {
+            for idx in 0..s.arena.capacity() {
+                if s.arena.is_ready(idx) {
+                    let h = s.arena.slot_ptr(idx) as *const Header;
+                    // SAFETY: a ready slot holds a live task; `cancel` only touches state.
+                    let hr = unsafe { &*h };
+                    if hr.state.cancel() == task::state::Wake::Enqueue {
+                        s.local.push(h);
+                    }
+                }
+            }
+            while self.turn(usize::MAX) > 0 {}
+            if s.local.is_empty() && s.inbox.is_empty() {
+                break;
+            }
+        }
+        CURRENT.with(|c| c.set(prev));
+    }
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        self.shutdown();
+        // SAFETY: the executor's own reference.
+        unsafe { Shared::ref_dec(self.shared.as_ptr()) };
+    }
+}
+
+impl fmt::Debug for Executor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Executor")
+            .field("name", &self.s().name)
+            .field("tasks", &self.tasks())
+            .finish()
+    }
+}
+
+/// Spawns onto an executor from any thread.
+pub struct Spawner {
+    shared: NonNull<Shared>,
+}
+
+// SAFETY: a Spawner only reaches the executor through its thread-safe parts (arena claims,
+// the inbox, the parker, the wake element) and owns one reference to it.
+unsafe impl Send for Spawner {}
+// SAFETY: as above.
+unsafe impl Sync for Spawner {}
+
+impl Spawner {
+    /// Spawns `fut` onto the executor; it runs there.
+    pub fn spawn<F>(&self, fut: F) -> Result<JoinHandle<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Shared::spawn(self.shared.as_ptr(), fut, "task")
+    }
+
+    /// As [`spawn`](Spawner::spawn), with a name for reports.
+    pub fn spawn_named<F>(
+        &self,
+        name: &'static str,
+        fut: F,
+    ) -> Result<JoinHandle<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Shared::spawn(self.shared.as_ptr(), fut, name)
+    }
+}
+
+impl Clone for Spawner {
+    fn clone(&self) -> Self {
+        Shared::ref_inc(self.shared.as_ptr());
+        Spawner {
+            shared: self.shared,
+        }
+    }
+}
+
+impl Drop for Spawner {
+    fn drop(&mut self) {
+        // SAFETY: our reference.
+        unsafe { Shared::ref_dec(self.shared.as_ptr()) };
+    }
+}
+
+impl fmt::Debug for Spawner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Spawner").finish_non_exhaustive()
+    }
+}
+
+/// Spawns `fut` on the executor running the current task.
+pub fn spawn<F: Future + 'static>(fut: F) -> Result<JoinHandle<F::Output>, SpawnError> {
+    let cur = CURRENT.with(Cell::get);
+    if cur.is_null() {
+        return Err(SpawnError::NoExecutor);
+    }
+    Shared::spawn(cur, fut, "task")
+}
+
+// The main future's waker: a counted reference to the executor.
+static MAIN_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(main_clone, main_wake, main_wake_by_ref, main_drop);
+
+unsafe fn main_clone(data: *const ()) -> RawWaker {
+    Shared::ref_inc(data as *const Shared);
+    RawWaker::new(data, &MAIN_VTABLE)
+}
+unsafe fn main_wake(data: *const ()) {
+    // SAFETY: an owning waker: wake, then give the reference up.
+    unsafe {
+        main_wake_by_ref(data);
+        main_drop(data);
+    }
+}
+unsafe fn main_wake_by_ref(data: *const ()) {
+    // SAFETY: the waker's reference keeps the executor alive.
+    let s = unsafe { &*(data as *const Shared) };
+    s.main_woken.store(true, SeqCst);
+    if !Shared::is_current(s) {
+        s.notify();
+    }
+}
+unsafe fn main_drop(data: *const ()) {
+    // SAFETY: the waker's reference is given up.
+    unsafe { Shared::ref_dec(data as *const Shared) }
+}

@@ -1,0 +1,152 @@
+//! The typed layout of a task slot and the vtable functions of each future type.
+
+use super::join::JoinError;
+use super::state::{CANCELLED, COMPLETE, JOIN_INTEREST, JOIN_WAKER};
+use super::{Header, Vtable};
+use crate::executor::Shared;
+use core::cell::UnsafeCell;
+use core::future::Future;
+use core::pin::Pin;
+use core::ptr::NonNull;
+use core::task::{Context, Poll};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// What the slot holds after the header.
+pub(crate) enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, JoinError>),
+    Consumed,
+}
+
+/// One task slot: header first (`repr(C)`), then the stage.
+#[repr(C)]
+pub(crate) struct Cell<F: Future> {
+    pub(crate) header: Header,
+    pub(crate) stage: UnsafeCell<Stage<F>>,
+}
+
+impl<F: Future> Cell<F> {
+    pub(crate) const VTABLE: Vtable = Vtable {
+        poll: poll::<F>,
+        read_output: read_output::<F>,
+        drop_stage: drop_stage::<F>,
+    };
+
+    pub(crate) fn new(future: F, shared: *const Shared, slot: usize, name: &'static str) -> Self {
+        Cell {
+            header: Header {
+                state: super::state::State::new_spawned(),
+                next: UnsafeCell::new(core::ptr::null()),
+                vtable: &Self::VTABLE,
+                shared,
+                join_waker: UnsafeCell::new(None),
+                slot,
+                name,
+            },
+            stage: UnsafeCell::new(Stage::Running(future)),
+        }
+    }
+}
+
+/// The slot of `ptr`, typed.
+///
+/// # Safety
+/// `ptr` is the header of a live `Cell<F>`.
+unsafe fn cell<'a, F: Future>(ptr: NonNull<Header>) -> &'a Cell<F> {
+    // SAFETY: the header is the first field of a repr(C) Cell<F> (caller's contract).
+    unsafe { ptr.cast::<Cell<F>>().as_ref() }
+}
+
+/// Polls the task once (SCHEDULED -> RUNNING -> idle, requeued or COMPLETE), consuming the
+/// queue reference the caller took off the run queue.
+///
+/// # Safety
+/// Called by the owning executor thread only, on a task it just took off its run queue,
+/// whose queue reference it hands over.
+unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: caller's contract: a live Cell<F>.
+    let c = unsafe { cell::<F>(ptr) };
+    let prev = c.header.state.start_poll();
+    // SAFETY: RUNNING is set: only this thread touches the stage until it is cleared.
+    let stage = unsafe { &mut *c.stage.get() };
+    let result = if prev & CANCELLED != 0 {
+        Some(Err(JoinError::Cancelled))
+    } else {
+        let Stage::Running(fut) = stage else {
+            unreachable!("a scheduled task is running")
+        };
+        // SAFETY: the future lives in the slot, which never moves while the task lives.
+        let fut = unsafe { Pin::new_unchecked(fut) };
+        // The waker borrows our queue reference (no count change for wake_by_ref).
+        let waker = core::mem::ManuallyDrop::new(super::waker::borrowed(ptr));
+        let mut cx = Context::from_waker(&waker);
+        match catch_unwind(AssertUnwindSafe(|| fut.poll(&mut cx))) {
+            Ok(Poll::Pending) => None,
+            Ok(Poll::Ready(out)) => Some(Ok(out)),
+            Err(payload) => Some(Err(JoinError::panicked(c.header.name, payload))),
+        }
+    };
+    match result {
+        None => {
+            if c.header.state.end_poll_pending() == super::state::AfterPoll::Requeue {
+                // SAFETY: the queue reference carries over to the new queue entry.
+                unsafe { Shared::requeue(c.header.shared, ptr) };
+            } else {
+                // SAFETY: we own the queue reference.
+                unsafe { super::release(ptr) };
+            }
+        }
+        Some(out) => {
+            if let Err(e) = &out {
+                // SAFETY: the executor outlives its running tasks.
+                unsafe { Shared::report(c.header.shared, e) };
+            }
+            // Drop the future now (its resources go back at once), then publish the output.
+            *stage = Stage::Finished(out);
+            let prev = c.header.state.complete();
+            if prev & JOIN_INTEREST == 0 {
+                // Nobody will read it.
+                *stage = Stage::Consumed;
+            } else if prev & JOIN_WAKER != 0 {
+                // SAFETY: JOIN_WAKER was set before COMPLETE: the JoinHandle wrote the waker
+                // and will not touch it again (its state updates fail on COMPLETE).
+                if let Some(w) = unsafe { (*c.header.join_waker.get()).as_ref() } {
+                    w.wake_by_ref();
+                }
+            }
+            // Drop the executor's reference and the queue reference.
+            if c.header.state.ref_dec_n(2) {
+                // SAFETY: those were the last references.
+                unsafe { super::free(ptr) };
+            }
+        }
+    }
+}
+
+/// # Safety
+/// `dst` points to a `Poll<Result<F::Output, JoinError>>`; the caller is the JoinHandle and
+/// saw COMPLETE.
+unsafe fn read_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
+    // SAFETY: caller's contract: a live Cell<F>, and COMPLETE was observed with Acquire, so
+    // the executor is done with the stage and the JoinHandle is its only user.
+    let c = unsafe { cell::<F>(ptr) };
+    // SAFETY: as above: exclusive access to the stage.
+    let stage = unsafe { &mut *c.stage.get() };
+    match core::mem::replace(stage, Stage::Consumed) {
+        // SAFETY: `dst` has the type the JoinHandle<F::Output> passes.
+        Stage::Finished(out) => unsafe {
+            *dst.cast::<Poll<Result<F::Output, JoinError>>>() = Poll::Ready(out)
+        },
+        _ => panic!("JoinHandle polled after completion"),
+    }
+    debug_assert!(c.header.state.load() & COMPLETE != 0);
+}
+
+/// # Safety
+/// Exclusive access to the slot (last reference gone).
+unsafe fn drop_stage<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: caller's contract: a live Cell<F> accessed exclusively.
+    let c = unsafe { cell::<F>(ptr) };
+    // SAFETY: exclusive access.
+    unsafe { core::ptr::drop_in_place(c.stage.get()) };
+}

@@ -1,0 +1,117 @@
+//! Tasks: a header followed by the future (then its output), in one arena slot that never
+//! moves while the task lives.
+//!
+//! | file | what |
+//! |---|---|
+//! | [`state`] | the atomic state word (flags + reference count) |
+//! | [`cell`] | the typed slot layout and the per-future vtable |
+//! | [`waker`] | `Waker`s that are task pointers (one reference each) |
+//! | [`join`] | [`JoinHandle`], [`JoinError`] |
+
+pub(crate) mod cell;
+pub(crate) mod join;
+pub(crate) mod state;
+pub(crate) mod waker;
+
+pub use join::{JoinError, JoinHandle};
+
+use crate::executor::Shared;
+use core::cell::UnsafeCell;
+use core::ptr::NonNull;
+use core::task::Waker;
+use state::State;
+
+/// The type-erased operations of one future type.
+pub(crate) struct Vtable {
+    /// Polls the future (or drops it when cancelled); stores the output when done.
+    pub(crate) poll: unsafe fn(NonNull<Header>),
+    /// Moves the output into `*dst` (a `Poll<Result<T, JoinError>>`).
+    pub(crate) read_output: unsafe fn(NonNull<Header>, *mut ()),
+    /// Drops whatever the stage still holds (future or output).
+    pub(crate) drop_stage: unsafe fn(NonNull<Header>),
+}
+
+/// The first field of every task slot (`#[repr(C)]`, offset 0: a header pointer is a slot
+/// pointer).
+#[repr(C)]
+pub(crate) struct Header {
+    pub(crate) state: State,
+    /// Link for whichever run queue holds the task (a task is in at most one).
+    pub(crate) next: UnsafeCell<*const Header>,
+    pub(crate) vtable: &'static Vtable,
+    /// The executor that owns the task.
+    pub(crate) shared: *const Shared,
+    /// The JoinHandle's waker; written only by the JoinHandle while JOIN_WAKER is clear,
+    /// read by the executor only after it set COMPLETE and saw JOIN_WAKER.
+    pub(crate) join_waker: UnsafeCell<Option<Waker>>,
+    /// The arena slot index, to free it.
+    pub(crate) slot: usize,
+    /// A name for reports (panics, tracing).
+    pub(crate) name: &'static str,
+}
+
+/// A reference-counted pointer to a live task header.
+#[derive(Debug)]
+pub(crate) struct TaskRef(NonNull<Header>);
+
+// SAFETY: a task header is shared between threads only through its atomic state word and
+// the fields the state protocol hands over (see state.rs); the future itself is only touched
+// by its executor thread.
+unsafe impl Send for TaskRef {}
+
+impl TaskRef {
+    /// Wraps a pointer that carries one reference.
+    ///
+    /// # Safety
+    /// `ptr` must point to a live task header and the caller must own one of its references,
+    /// which moves into the returned value.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> Self {
+        TaskRef(ptr)
+    }
+
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: we own a reference, so the slot is alive.
+        unsafe { self.0.as_ref() }
+    }
+
+    pub(crate) fn as_ptr(&self) -> NonNull<Header> {
+        self.0
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference to a live header.
+        unsafe { release(self.0) }
+    }
+}
+
+/// Drops one reference; frees the slot when it was the last.
+///
+/// # Safety
+/// The caller owns one reference to the live header `ptr`, and gives it up.
+pub(crate) unsafe fn release(ptr: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the header alive until ref_dec.
+    let h = unsafe { ptr.as_ref() };
+    if h.state.ref_dec() {
+        // SAFETY: that was the last reference: nobody else can reach the slot.
+        unsafe { free(ptr) }
+    }
+}
+
+/// Frees a task slot whose reference count reached zero.
+///
+/// # Safety
+/// No reference to the task remains.
+pub(crate) unsafe fn free(ptr: NonNull<Header>) {
+    // SAFETY: no reference remains, so we have exclusive access to the slot.
+    let h = unsafe { ptr.as_ref() };
+    // SAFETY: exclusive access; the stage is dropped exactly once, here.
+    unsafe { (h.vtable.drop_stage)(ptr) };
+    // SAFETY: exclusive access; the join waker is no longer read by anyone.
+    unsafe { *h.join_waker.get() = None };
+    let (shared, slot) = (h.shared, h.slot);
+    // SAFETY: the header is plain data now (the stage is dropped); the slot goes back to the
+    // arena, which the task's Shared reference keeps alive until `release_slot` returns.
+    unsafe { Shared::release_slot(shared, slot) };
+}

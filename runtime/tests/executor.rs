@@ -1,0 +1,312 @@
+//! Executor behaviour: spawn/join, FIFO order, wakes from everywhere, abort, panics,
+//! capacity, shutdown.
+
+use evl::{Executor, JoinError, PanicPolicy, SpawnError};
+use std::future::poll_fn;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+fn host() {
+    let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
+}
+
+/// A one-shot flag another thread sets, with the waker of whoever awaits it.
+#[derive(Default)]
+struct Signal {
+    set: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Signal {
+    fn fire(&self) {
+        self.set.store(true, SeqCst);
+        if let Some(w) = self.waker.lock().unwrap().take() {
+            w.wake();
+        }
+    }
+    async fn wait(&self) {
+        poll_fn(|cx| {
+            *self.waker.lock().unwrap() = Some(cx.waker().clone());
+            if self.set.load(SeqCst) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+#[test]
+fn block_on_and_join_return_outputs() {
+    host();
+    let ex = Executor::new().unwrap();
+    let out = ex.block_on(async {
+        let a = evl::spawn(async { 20 }).unwrap();
+        let b = evl::spawn(async { 22 }).unwrap();
+        a.await.unwrap() + b.await.unwrap()
+    });
+    assert_eq!(out, 42);
+    assert_eq!(ex.tasks(), 0, "finished and joined tasks free their slots");
+    assert_eq!(evl::block_on(async { 7 }).unwrap(), 7);
+}
+
+#[test]
+fn tasks_run_in_fifo_order_and_yield_round_robin() {
+    host();
+    let ex = Executor::new().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    ex.block_on(async {
+        let hs: Vec<_> = (0..3)
+            .map(|id| {
+                let log = log.clone();
+                evl::spawn(async move {
+                    for round in 0..3 {
+                        log.lock().unwrap().push((round, id));
+                        evl::yield_now().await;
+                    }
+                })
+                .unwrap()
+            })
+            .collect();
+        for h in hs {
+            h.await.unwrap();
+        }
+    });
+    let expected: Vec<_> = (0..3).flat_map(|r| (0..3).map(move |id| (r, id))).collect();
+    assert_eq!(*log.lock().unwrap(), expected);
+}
+
+#[test]
+fn a_wake_from_another_thread_unparks_the_executor() {
+    host();
+    let ex = Executor::new().unwrap();
+    let sig = Arc::new(Signal::default());
+    let s2 = sig.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(30));
+        s2.fire();
+    });
+    let h = ex
+        .spawn(async move {
+            sig.wait().await;
+            5
+        })
+        .unwrap();
+    assert_eq!(ex.block_on(h).unwrap(), 5);
+    t.join().unwrap();
+    let st = ex.stats();
+    assert!(st.parks >= 1, "the executor blocked while waiting: {st:?}");
+    assert!(st.remote_wakes >= 1, "{st:?}");
+}
+
+#[test]
+fn waking_many_times_queues_once_and_waking_a_finished_task_is_harmless() {
+    host();
+    let ex = Executor::new().unwrap();
+    let polls = Arc::new(AtomicUsize::new(0));
+    let stash: Arc<Mutex<Option<Waker>>> = Arc::default();
+    let (p2, s2) = (polls.clone(), stash.clone());
+    let h = ex
+        .spawn(poll_fn(move |cx| {
+            let n = p2.fetch_add(1, SeqCst) + 1;
+            *s2.lock().unwrap() = Some(cx.waker().clone());
+            if n == 2 {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }))
+        .unwrap();
+    ex.block_on(async {
+        evl::yield_now().await; // the task runs once and parks
+        let w = stash.lock().unwrap().clone().unwrap();
+        for _ in 0..1000 {
+            w.wake_by_ref();
+        }
+        let w2 = w.clone();
+        std::thread::spawn(move || (0..1000).for_each(|_| w2.wake_by_ref()))
+            .join()
+            .unwrap();
+        h.await.unwrap();
+    });
+    assert_eq!(
+        polls.load(SeqCst),
+        2,
+        "2000 wakes of an idle task gave one poll"
+    );
+    // The task is done; its waker still pins the slot, and waking it does nothing.
+    let w = stash.lock().unwrap().take().unwrap();
+    assert_eq!(ex.tasks(), 1);
+    w.wake_by_ref();
+    ex.block_on(evl::yield_now());
+    assert_eq!(polls.load(SeqCst), 2);
+    drop(w);
+    assert_eq!(ex.tasks(), 0, "the last waker frees the slot");
+}
+
+struct DropFlag(Arc<AtomicBool>);
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, SeqCst);
+    }
+}
+
+#[test]
+fn abort_drops_the_future_and_the_handle_reports_cancelled() {
+    host();
+    let ex = Executor::new().unwrap();
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = DropFlag(dropped.clone());
+    let h = ex
+        .spawn(async move {
+            let _flag = flag;
+            std::future::pending::<()>().await;
+        })
+        .unwrap();
+    ex.block_on(evl::yield_now());
+    assert!(!h.is_finished());
+    h.abort();
+    let r = ex.block_on(h);
+    assert!(matches!(r, Err(JoinError::Cancelled)), "{r:?}");
+    assert!(dropped.load(SeqCst), "the future was dropped");
+    assert_eq!(ex.tasks(), 0);
+}
+
+#[test]
+fn a_panicking_task_is_contained_and_reported() {
+    host();
+    let ex = Executor::builder()
+        .panic_policy(PanicPolicy::Isolate)
+        .build()
+        .unwrap();
+    let out = ex.block_on(async {
+        let bad = evl::spawn(async { panic!("motor overcurrent") }).unwrap();
+        let good = evl::spawn(async { 1 }).unwrap();
+        (bad.await, good.await)
+    });
+    let err = out.0.unwrap_err();
+    assert!(err.is_panic());
+    assert_eq!(err.panic_message(), Some("motor overcurrent"));
+    assert!(
+        err.to_string().contains("panicked: motor overcurrent"),
+        "{err}"
+    );
+    assert_eq!(out.1.unwrap(), 1, "the executor kept running");
+    assert_eq!(ex.stats().panicked, 1);
+}
+
+#[test]
+fn capacity_and_slot_size_are_typed_errors() {
+    host();
+    let ex = Executor::builder()
+        .capacity(2)
+        .slot_size(256)
+        .build()
+        .unwrap();
+    let a = ex.spawn(std::future::pending::<()>()).unwrap();
+    let _b = ex.spawn(std::future::pending::<()>()).unwrap();
+    assert_eq!(
+        ex.spawn(async {}).unwrap_err(),
+        SpawnError::Full { capacity: 2 }
+    );
+    let big = [0u8; 4096];
+    let e = ex.spawn(async move { big.len() }).unwrap_err();
+    assert!(
+        matches!(e, SpawnError::TooBig { slot_size: 256, .. }),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string().contains("raise the executor's slot size"),
+        "{e}"
+    );
+    a.abort();
+    ex.block_on(evl::yield_now()); // one turn: the cancelled task is dropped
+    assert!(a.is_finished());
+    assert!(
+        ex.spawn(async {}).is_err(),
+        "the handle still holds the finished task's output"
+    );
+    drop(a);
+    assert!(
+        ex.spawn(async {}).is_ok(),
+        "an aborted task's slot is reusable once its handle is gone"
+    );
+    assert!(Executor::builder().capacity(0).build().is_err());
+    assert_eq!(evl::spawn(async {}).unwrap_err(), SpawnError::NoExecutor);
+}
+
+#[test]
+fn dropping_the_executor_cancels_live_tasks() {
+    host();
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = DropFlag(dropped.clone());
+    let ex = Executor::new().unwrap();
+    let spawner = ex.spawner();
+    let h = ex
+        .spawn(async move {
+            let _flag = flag;
+            std::future::pending::<u8>().await
+        })
+        .unwrap();
+    ex.block_on(evl::yield_now());
+    drop(ex);
+    assert!(dropped.load(SeqCst), "shutdown dropped the future");
+    assert!(h.is_finished());
+    let r = evl::block_on(h).unwrap();
+    assert!(matches!(r, Err(JoinError::Cancelled)), "{r:?}");
+    assert_eq!(spawner.spawn(async {}).unwrap_err(), SpawnError::Shutdown);
+}
+
+#[test]
+fn detached_tasks_keep_running() {
+    host();
+    let ex = Executor::new().unwrap();
+    let ran = Arc::new(AtomicBool::new(false));
+    let r2 = ran.clone();
+    drop(ex.spawn(async move {
+        evl::yield_now().await;
+        r2.store(true, SeqCst);
+        String::from("output nobody reads")
+    }));
+    ex.block_on(async {
+        evl::yield_now().await;
+        evl::yield_now().await;
+    });
+    assert!(ran.load(SeqCst));
+    assert_eq!(ex.tasks(), 0);
+}
+
+#[test]
+fn spawners_on_other_threads_feed_the_executor() {
+    host();
+    let ex = Executor::builder().capacity(256).build().unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    let all = Arc::new(Signal::default());
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let (sp, done, all) = (ex.spawner(), done.clone(), all.clone());
+            std::thread::spawn(move || {
+                for _ in 0..100 {
+                    loop {
+                        let (done, all) = (done.clone(), all.clone());
+                        match sp.spawn(async move {
+                            if done.fetch_add(1, SeqCst) + 1 == 200 {
+                                all.fire();
+                            }
+                        }) {
+                            Ok(h) => break drop(h),
+                            Err(SpawnError::Full { .. }) => std::thread::yield_now(),
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    ex.block_on(all.wait());
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    assert_eq!(done.load(SeqCst), 200);
+}
