@@ -1,0 +1,220 @@
+//! Exhaustive interleavings (loom) of the executor's lock-free protocols.
+
+use crate::inbox::{Inbox, Linked, Parker};
+use crate::state::{self, AfterPoll, State, Wake};
+use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use loom::sync::Arc;
+use loom::thread;
+use std::cell::UnsafeCell;
+
+struct Node {
+    id: usize,
+    next: UnsafeCell<*const Node>,
+}
+
+// SAFETY: `next` is the node's one link slot; only the inbox touches it while queued.
+unsafe impl Linked for Node {
+    fn link(node: *const Self) -> *mut *const Self {
+        // SAFETY: nodes passed in are alive for the whole model.
+        unsafe { (*node).next.get() }
+    }
+}
+
+struct Nodes(Vec<Node>);
+// SAFETY: nodes are handed between threads only through the inbox protocol under test.
+unsafe impl Send for Nodes {}
+// SAFETY: as above.
+unsafe impl Sync for Nodes {}
+
+fn nodes(n: usize) -> Arc<Nodes> {
+    Arc::new(Nodes(
+        (0..n)
+            .map(|id| Node {
+                id,
+                next: UnsafeCell::new(std::ptr::null()),
+            })
+            .collect(),
+    ))
+}
+
+/// Two producers push while the consumer takes once; a final take after they finish gets
+/// the rest: every node arrives exactly once, and a producer's pushes keep their order.
+#[test]
+fn inbox_delivers_every_node_once_in_order() {
+    loom::model(|| {
+        let inbox = Arc::new(Inbox::<Node>::new());
+        let ns = nodes(3);
+        let (i1, n1) = (inbox.clone(), ns.clone());
+        let p1 = thread::spawn(move || {
+            // SAFETY: nodes 0 and 1 are pushed once each, by this thread only.
+            unsafe {
+                i1.push(&n1.0[0]);
+                i1.push(&n1.0[1]);
+            }
+        });
+        let (i2, n2) = (inbox.clone(), ns.clone());
+        // SAFETY: node 2 is pushed once, by this thread only.
+        let p2 = thread::spawn(move || unsafe {
+            i2.push(&n2.0[2]);
+        });
+        let mut got = Vec::new();
+        // SAFETY: this thread is the only consumer.
+        unsafe { inbox.take_all(|n| got.push((*n).id)) };
+        p1.join().unwrap();
+        p2.join().unwrap();
+        // SAFETY: as above.
+        unsafe { inbox.take_all(|n| got.push((*n).id)) };
+        let mut sorted = got.clone();
+        sorted.sort();
+        assert_eq!(sorted, vec![0, 1, 2]);
+        let pos = |id| got.iter().position(|&g| g == id).unwrap();
+        assert!(
+            pos(0) < pos(1),
+            "a producer's pushes keep their order: {got:?}"
+        );
+        assert!(inbox.is_empty());
+    });
+}
+
+/// Two producers publish work and notify while the executor decides whether to block. If
+/// it blocks (parked, inbox seen empty), a post is pending for it: no lost wake; and the
+/// producers post at most once per park: a burst coalesces.
+#[test]
+fn parker_never_loses_a_wake_and_coalesces_posts() {
+    loom::model(|| {
+        let inbox = Arc::new(Inbox::<Node>::new());
+        let parker = Arc::new(Parker::new());
+        let posts = Arc::new(AtomicUsize::new(0));
+        let ns = nodes(2);
+        let producers: Vec<_> = (0..2)
+            .map(|i| {
+                let (inbox, parker, posts, ns) =
+                    (inbox.clone(), parker.clone(), posts.clone(), ns.clone());
+                thread::spawn(move || {
+                    // SAFETY: each node is pushed once.
+                    unsafe { inbox.push(&ns.0[i]) };
+                    if parker.notify() {
+                        posts.fetch_add(1, SeqCst);
+                    }
+                })
+            })
+            .collect();
+        // SAFETY: single consumer.
+        let mut got = unsafe { inbox.take_all(|_| {}) };
+        let blocks = got < 2 && parker.prepare_park() && inbox.is_empty();
+        for p in producers {
+            p.join().unwrap();
+        }
+        let posted = posts.load(SeqCst);
+        if blocks {
+            assert!(
+                posted >= 1,
+                "the executor blocked with work pending and no post: lost wake"
+            );
+        }
+        assert!(posted <= 1, "one park, at most one post");
+        parker.unparked();
+        // SAFETY: single consumer.
+        got += unsafe { inbox.take_all(|_| {}) };
+        assert_eq!(got, 2);
+    });
+}
+
+/// A wake during a poll requeues the task exactly once; a wake after it went idle enqueues
+/// it; never twice in a queue, and references balance.
+#[test]
+fn wake_racing_a_poll_schedules_exactly_once() {
+    loom::model(|| {
+        let st = Arc::new(State::new_spawned());
+        let queued = Arc::new(AtomicUsize::new(1)); // spawn queued it
+        let (s2, q2) = (st.clone(), queued.clone());
+        let waker = thread::spawn(move || {
+            if s2.wake() == Wake::Enqueue {
+                q2.fetch_add(1, SeqCst);
+            }
+        });
+        // Executor: pop (queue entry consumed), poll, Pending.
+        queued.fetch_sub(1, SeqCst);
+        st.start_poll();
+        match st.end_poll_pending() {
+            AfterPoll::Requeue => {
+                queued.fetch_add(1, SeqCst);
+            }
+            AfterPoll::Idle => {
+                st.ref_dec(); // the queue reference
+            }
+        }
+        waker.join().unwrap();
+        let s = st.load();
+        let q = queued.load(SeqCst);
+        assert!(q <= 1, "queued twice");
+        // Either the wake landed before the poll started (absorbed by it), or the task is
+        // scheduled again now.
+        assert_eq!(q == 1, s & state::SCHEDULED != 0);
+        // References: executor + JoinHandle, plus one per queue entry.
+        assert_eq!(s / state::REF_ONE, 2 + q);
+    });
+}
+
+/// The JoinHandle registering its waker while the task completes: either the executor sees
+/// JOIN_WAKER and the waker is written, or the handle sees COMPLETE and reads the output.
+#[test]
+fn join_waker_registration_races_completion_safely() {
+    loom::model(|| {
+        let st = Arc::new(State::new_spawned());
+        let waker_written = Arc::new(AtomicUsize::new(0));
+        let (s2, w2) = (st.clone(), waker_written.clone());
+        let handle = thread::spawn(move || {
+            if s2.unset_join_waker() {
+                w2.store(1, SeqCst);
+                if s2.set_join_waker() {
+                    return "waits";
+                }
+            }
+            "reads output"
+        });
+        st.start_poll();
+        let prev = st.complete();
+        let executor_wakes = prev & state::JOIN_WAKER != 0;
+        if executor_wakes {
+            assert_eq!(
+                waker_written.load(SeqCst),
+                1,
+                "waker read before it was written"
+            );
+        }
+        let h = handle.join().unwrap();
+        assert_eq!(
+            executor_wakes,
+            h == "waits",
+            "exactly one side finishes the join"
+        );
+    });
+}
+
+/// Abort racing a wake: the task ends up scheduled once, with CANCELLED set.
+#[test]
+fn cancel_racing_wake_schedules_once() {
+    loom::model(|| {
+        let st = Arc::new(State::new_spawned());
+        // The executor ran it once; it is idle.
+        st.start_poll();
+        assert_eq!(st.end_poll_pending(), AfterPoll::Idle);
+        st.ref_dec();
+        let enq = Arc::new(AtomicUsize::new(0));
+        let (s2, e2) = (st.clone(), enq.clone());
+        let t = thread::spawn(move || {
+            if s2.wake() == Wake::Enqueue {
+                e2.fetch_add(1, SeqCst);
+            }
+        });
+        if st.cancel() == Wake::Enqueue {
+            enq.fetch_add(1, SeqCst);
+        }
+        t.join().unwrap();
+        assert_eq!(enq.load(SeqCst), 1);
+        let s = st.load();
+        assert!(s & state::CANCELLED != 0 && s & state::SCHEDULED != 0);
+        assert_eq!(s / state::REF_ONE, 3);
+    });
+}
