@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`executor`] | [`Executor`]: runs tasks on its thread with bounded per-turn work; [`Spawner`] for other threads |
 //! | [`task`] | [`JoinHandle`], [`JoinError`] |
+//! | [`sync`] | notification between tasks and threads |
 //! | [`core`] | the EVL elements (re-export of `evl-core`) |
 //!
 //! Timers, fd readiness and `#[evl::main]` land with the reactor and macro work; `use evl::...`
@@ -11,6 +12,7 @@
 
 pub mod executor;
 pub(crate) mod loom;
+pub mod sync;
 pub mod task;
 
 pub use evl_reactor::core;

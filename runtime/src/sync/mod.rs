@@ -1,0 +1,1 @@
+//! Synchronisation between tasks (in progress).
