@@ -23,6 +23,9 @@ impl PollFlags {
     pub const HUP: PollFlags = PollFlags(libc::EPOLLHUP as u32);
     /// Peer closed its writing end.
     pub const RDHUP: PollFlags = PollFlags(libc::EPOLLRDHUP as u32);
+    /// Report once, then stay silent until re-armed with [`PollSet::modify`] (so a ready fd
+    /// nobody is waiting for cannot make a waiter spin).
+    pub const ONESHOT: PollFlags = PollFlags(libc::EPOLLONESHOT as u32);
     /// No condition.
     pub const NONE: PollFlags = PollFlags(0);
 

@@ -1,13 +1,20 @@
 //! # evl-reactor — turns EVL wakeup sources into `Waker`s
 //!
-//! Filled by the reactor issue: the per-executor timer queue armed on one core timer fd, fd
-//! registrations in the executor's poll set, and the cross-thread wake element, all served by
-//! one blocking wait per executor. It re-exports the core interface it builds on.
+//! Knows wakers, not tasks: the runtime's executor owns one [`Reactor`] and turns it when it
+//! has nothing to run.
 //!
 //! | module | what |
 //! |---|---|
-//! | [`timer`] | timer queue: a [`timer::Wheel`] of intrusive [`timer::Entry`]s, exact ns deadlines |
+//! | [`reactor`] | [`Reactor`]: the one wait point per executor (poll set + core timer fd + wake element) |
+//! | [`timer`] | the timer queue: a hierarchical wheel with exact nanosecond deadlines |
+//! | [`io`] | fd registrations: readiness per direction, armed only while awaited |
+//!
+//! It re-exports the core interface it builds on as [`core`].
+
+pub mod io;
+pub mod reactor;
+pub mod timer;
 
 pub use evl_core as core;
-
-pub mod timer;
+pub use io::{Direction, Token};
+pub use reactor::{now_ns, with_current, Config, Reactor, Stats, Turn, Wait};

@@ -5,6 +5,7 @@
 //! | [`executor`] | [`Executor`]: runs tasks on its thread with bounded per-turn work; [`Spawner`] for other threads |
 //! | [`task`] | [`JoinHandle`], [`JoinError`] |
 //! | [`sync`] | notification between tasks and threads |
+//! | [`time`] | [`time::sleep`], [`time::timeout`], [`time::Interval`]: exact ns deadlines |
 //! | [`core`] | the EVL elements (re-export of `evl-core`) |
 //!
 //! Timers, fd readiness and `#[evl::main]` land with the reactor and macro work; `use evl::...`
@@ -14,6 +15,7 @@ pub mod executor;
 pub(crate) mod loom;
 pub mod sync;
 pub mod task;
+pub mod time;
 
 pub use evl_reactor::core;
 pub use evl_reactor::core::{Backend, Clock, Error, ErrorKind, Result, Timestamp, Visibility};

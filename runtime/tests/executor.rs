@@ -310,3 +310,39 @@ fn spawners_on_other_threads_feed_the_executor() {
     threads.into_iter().for_each(|t| t.join().unwrap());
     assert_eq!(done.load(SeqCst), 200);
 }
+
+#[test]
+fn no_wake_is_lost_under_a_cross_thread_storm() {
+    host();
+    const THREADS: usize = 3;
+    const PER: usize = 3000;
+    let ex = Executor::new().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let waker: Arc<Mutex<Option<Waker>>> = Arc::default();
+    let threads: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (count, waker) = (count.clone(), waker.clone());
+            std::thread::spawn(move || {
+                for _ in 0..PER {
+                    count.fetch_add(1, SeqCst);
+                    if let Some(w) = waker.lock().unwrap().as_ref() {
+                        w.wake_by_ref();
+                    }
+                }
+            })
+        })
+        .collect();
+    // The task only finishes if it observes the final count: a lost wake would hang it
+    // (the test harness would time out), never pass.
+    let seen = ex.block_on(poll_fn(|cx| {
+        *waker.lock().unwrap() = Some(cx.waker().clone());
+        let n = count.load(SeqCst);
+        if n == THREADS * PER {
+            Poll::Ready(n)
+        } else {
+            Poll::Pending
+        }
+    }));
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    assert_eq!(seen, THREADS * PER);
+}

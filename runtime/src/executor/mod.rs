@@ -8,7 +8,10 @@
 //! One executor per thread. Tasks woken on the executor's own thread go to a local FIFO (no
 //! atomics beyond the task state); tasks woken elsewhere go through the inbox, and the
 //! executor's wake element (an evl-core [`Semaphore`]) is posted only if the executor is
-//! parked. When nothing is runnable the executor makes one blocking call on that element.
+//! parked. When nothing is runnable the executor makes one blocking call: a turn of its
+//! [`Reactor`], which waits on timers, registered fds and the wake element at once. A busy
+//! executor looks at its reactor without blocking after every `budget` polls, so timers and
+//! fds are served even when tasks keep each other runnable.
 
 pub(crate) mod arena;
 pub(crate) mod inbox;
@@ -24,6 +27,7 @@ use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use evl_reactor::core::{Error as CoreError, Semaphore};
+use evl_reactor::{Config as ReactorConfig, Reactor, Wait};
 use inbox::{Inbox, Linked, Parker};
 use std::fmt;
 
@@ -308,6 +312,7 @@ pub struct Stats {
 /// to spawn from other threads.
 pub struct Executor {
     shared: NonNull<Shared>,
+    reactor: Box<Reactor>,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -319,6 +324,7 @@ pub struct Builder {
     budget: usize,
     panic_policy: PanicPolicy,
     name: &'static str,
+    reactor: ReactorConfig,
 }
 
 impl Default for Builder {
@@ -329,6 +335,7 @@ impl Default for Builder {
             budget: 256,
             panic_policy: PanicPolicy::Isolate,
             name: "evl",
+            reactor: ReactorConfig::default(),
         }
     }
 }
@@ -363,6 +370,16 @@ impl Builder {
         self.name = name;
         self
     }
+    /// Timers that may be armed at once (default 1024); arming one more is an error.
+    pub fn timers(mut self, n: usize) -> Self {
+        self.reactor.timers = n;
+        self
+    }
+    /// fds that may be registered at once (default 64).
+    pub fn fds(mut self, n: usize) -> Self {
+        self.reactor.fds = n;
+        self
+    }
 
     /// Builds the executor: all of its memory is allocated here.
     pub fn build(self) -> Result<Executor, crate::Error> {
@@ -391,8 +408,12 @@ impl Builder {
             budget: self.budget,
             stats: UnsafeCell::new(Stats::default()),
         });
+        // Boxed: timer futures keep a pointer to the reactor they are armed in, so it must
+        // not move when the Executor does.
+        let reactor = Box::new(Reactor::new(self.reactor, Some(shared.wake.poll_fd()))?);
         Ok(Executor {
             shared: NonNull::from(Box::leak(shared)),
+            reactor,
             _not_send: PhantomData,
         })
     }
@@ -463,6 +484,8 @@ impl Executor {
             }
         }
         let _restore = Restore(prev);
+        // Declared before the future: dropped after it, so timers it armed can disarm.
+        let _enter = self.reactor.enter();
         let mut fut = pin!(fut);
         Shared::ref_inc(this);
         // SAFETY: the waker owns the reference just taken.
@@ -476,9 +499,12 @@ impl Executor {
                     return out;
                 }
             }
-            self.turn(s.budget);
+            let polls = self.turn(s.budget);
             if s.local.is_empty() && !s.main_woken.load(SeqCst) && s.inbox.is_empty() {
                 self.park();
+            } else if polls == s.budget {
+                // Busy: serve timers and fds without blocking.
+                self.reactor_turn(Wait::Poll);
             }
         }
     }
@@ -510,16 +536,29 @@ impl Executor {
             if s.inbox.is_empty() && !s.main_woken.load(SeqCst) {
                 // SAFETY: owner thread.
                 unsafe { (*s.stats.get()).parks += 1 };
-                // Interrupted waits just come back here; other errors mean the element is
-                // broken, and spinning on it would hide that.
-                if let Err(e) = s.wake.get() {
-                    if e.kind() != evl_reactor::core::ErrorKind::Interrupted {
-                        panic!("executor wake element failed: {e}");
-                    }
-                }
+                self.reactor_turn(Wait::Block);
             }
         }
         s.parker.unparked();
+    }
+
+    /// One reactor turn; drains the wake element when it was posted.
+    fn reactor_turn(&self, wait: Wait) {
+        match self.reactor.turn(wait) {
+            Ok(t) => {
+                if t.woken {
+                    while self.s().wake.try_get().is_ok() {}
+                }
+            }
+            // The poll set or the timer fd failing means the executor can no longer wait
+            // correctly; going on would spin or sleep forever.
+            Err(e) => panic!("executor {}: reactor failed: {e}", self.s().name),
+        }
+    }
+
+    /// The executor's reactor (timers, fds), e.g. for its counters.
+    pub fn reactor(&self) -> &Reactor {
+        &self.reactor
     }
 
     fn shutdown(&self) {
@@ -530,6 +569,7 @@ impl Executor {
             std::thread::yield_now();
         }
         let prev = CURRENT.with(|c| c.replace(this));
+        let _enter = self.reactor.enter();
         // Cancel every live task, then run until the queues are empty: each cancelled task
         // is polled once more, which drops its future on this thread.
         loop {
@@ -601,6 +641,44 @@ impl Spawner {
         F::Output: Send + 'static,
     {
         Shared::spawn(self.shared.as_ptr(), fut, name)
+    }
+}
+
+impl Spawner {
+    /// Spawns the future `make` builds, building it on the executor's thread: the future may
+    /// be `!Send` (timers, `Rc`, ...), only the closure crosses threads. The task slot must
+    /// hold the larger of the closure and the future.
+    pub fn spawn_with<C, F>(&self, make: C) -> Result<JoinHandle<F::Output>, SpawnError>
+    where
+        C: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        Shared::spawn(self.shared.as_ptr(), Lazy::Make(Some(make)), "task")
+    }
+}
+
+/// A future built on first poll (on the executor thread) by a closure.
+enum Lazy<C, F> {
+    Make(Option<C>),
+    Run(F),
+}
+
+impl<C: FnOnce() -> F, F: Future> Future for Lazy<C, F> {
+    type Output = F::Output;
+    fn poll(self: core::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: the closure is moved out only while in `Make` (nothing pinned yet); once in
+        // `Run`, the future is never moved again (we only re-pin it in place).
+        let this = unsafe { self.get_unchecked_mut() };
+        if let Lazy::Make(make) = this {
+            let f = make.take().expect("Lazy polled after its closure panicked")();
+            *this = Lazy::Run(f);
+        }
+        match this {
+            // SAFETY: `f` lives inside the pinned Lazy and is not moved until dropped.
+            Lazy::Run(f) => unsafe { core::pin::Pin::new_unchecked(f) }.poll(cx),
+            Lazy::Make(_) => unreachable!(),
+        }
     }
 }
 

@@ -1,0 +1,177 @@
+//! The reactor's wait point: exact timer arming, fd readiness, wake element.
+
+use evl_reactor::core::backend::{self, Backend, Selection};
+use evl_reactor::core::{Semaphore, Xbuf};
+use evl_reactor::timer::Entry;
+use evl_reactor::{now_ns, Config, Direction, Reactor, Wait};
+use std::os::fd::AsFd;
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::task::{Poll, Wake, Waker};
+
+fn host() {
+    let _ = backend::select(Selection::Force(Backend::Host));
+}
+
+#[derive(Default)]
+struct Count(AtomicUsize);
+impl Wake for Count {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+fn counter() -> (Arc<Count>, Waker) {
+    let c = Arc::new(Count::default());
+    (c.clone(), Waker::from(c))
+}
+
+#[test]
+fn the_timer_fd_is_armed_at_the_exact_earliest_deadline_and_only_when_it_changes() {
+    host();
+    let r = Reactor::new(Config::default(), None).unwrap();
+    let (a, b) = (pin!(Entry::new()), pin!(Entry::new()));
+    let base = now_ns() + 3_600_000_000_000; // an hour away: nothing fires during the test
+    let (da, db) = (base + 123_457, base + 77); // odd nanoseconds: any rounding would show
+                                                // SAFETY: both entries are pinned here and cancelled before they drop.
+    unsafe {
+        r.arm(a.as_ref(), da).unwrap();
+        r.arm(b.as_ref(), db).unwrap();
+    }
+    r.turn(Wait::Poll).unwrap();
+    assert_eq!(
+        r.armed_at(),
+        Some(db),
+        "armed at the earliest deadline, to the ns"
+    );
+    let rearms = r.stats().rearms;
+    r.turn(Wait::Poll).unwrap();
+    assert_eq!(
+        r.stats().rearms,
+        rearms,
+        "same earliest deadline: no re-arm"
+    );
+    assert!(r.cancel(&b));
+    r.turn(Wait::Poll).unwrap();
+    assert_eq!(r.armed_at(), Some(da));
+    assert!(r.cancel(&a));
+    r.turn(Wait::Poll).unwrap();
+    assert_eq!(r.armed_at(), None, "no timer: disarmed");
+    assert_eq!(r.stats().rearms, rearms + 2);
+}
+
+#[test]
+fn timers_fire_in_deadline_order_never_early() {
+    host();
+    let r = Reactor::new(Config::default(), None).unwrap();
+    let entries = [pin!(Entry::new()), pin!(Entry::new()), pin!(Entry::new())];
+    let counters: Vec<_> = (0..3).map(|_| counter()).collect();
+    let now = now_ns();
+    let deadlines = [now + 30_000_000, now + 10_000_000, now + 20_000_000];
+    for i in 0..3 {
+        entries[i].register(&counters[i].1);
+        // SAFETY: pinned for the whole test; fired or cancelled before drop.
+        unsafe { r.arm(entries[i].as_ref(), deadlines[i]).unwrap() };
+    }
+    let mut order = Vec::new();
+    while order.len() < 3 {
+        r.turn(Wait::Block).unwrap();
+        let t = now_ns();
+        for i in 0..3 {
+            if counters[i].0 .0.load(SeqCst) == 1 && !order.contains(&i) {
+                assert!(
+                    t >= deadlines[i],
+                    "timer {i} fired {} ns early",
+                    deadlines[i] - t
+                );
+                order.push(i);
+            }
+        }
+    }
+    assert_eq!(order, vec![1, 2, 0]);
+    assert_eq!(r.timers(), 0);
+    assert_eq!(r.stats().timers_fired, 3);
+}
+
+#[test]
+fn fd_readiness_wakes_exactly_the_ready_fds() {
+    host();
+    let r = Reactor::new(Config { timers: 4, fds: 8 }, None).unwrap();
+    let bufs: Vec<_> = (0..5).map(|_| Xbuf::new(4096, 4096).unwrap()).collect();
+    let tokens: Vec<_> = bufs
+        .iter()
+        .map(|x| r.register(x.rt().read_fd()).unwrap())
+        .collect();
+    let counters: Vec<_> = (0..5).map(|_| counter()).collect();
+    for (t, c) in tokens.iter().zip(&counters) {
+        assert!(r.poll_ready(*t, Direction::Read, &c.1).is_pending());
+    }
+    bufs[1].inband().write(b"x").unwrap();
+    bufs[3].inband().write(b"y").unwrap();
+    let turn = r.turn(Wait::Block).unwrap();
+    assert_eq!(turn.fds, 2);
+    let woken: Vec<usize> = counters.iter().map(|c| c.0 .0.load(SeqCst)).collect();
+    assert_eq!(woken, vec![0, 1, 0, 1, 0]);
+    assert!(r
+        .poll_ready(tokens[1], Direction::Read, &counters[1].1)
+        .is_ready());
+    // Consume, then the fd is not ready any more: clear and wait again.
+    let mut b = [0u8; 4];
+    assert_eq!(bufs[1].rt().try_read(&mut b).unwrap(), 1);
+    r.clear_ready(tokens[1], Direction::Read);
+    assert!(r
+        .poll_ready(tokens[1], Direction::Read, &counters[1].1)
+        .is_pending());
+    // Ready but unread fds with no waiter do not make a non-blocking turn report again.
+    assert_eq!(r.turn(Wait::Poll).unwrap().fds, 0);
+    // Writable readiness.
+    let (wc, ww) = counter();
+    let wt = r.register(bufs[0].rt().write_fd()).unwrap();
+    assert!(r.poll_ready(wt, Direction::Write, &ww).is_pending());
+    r.turn(Wait::Block).unwrap();
+    assert_eq!(wc.0.load(SeqCst), 1);
+    // A removed registration refuses its stale token and wakes its waiter.
+    r.deregister(tokens[4]);
+    assert_eq!(counters[4].0 .0.load(SeqCst), 1);
+    match r.poll_ready(tokens[4], Direction::Read, &counters[4].1) {
+        Poll::Ready(Err(e)) => assert_eq!(e.kind(), evl_reactor::core::ErrorKind::Closed),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(r.fds(), 5);
+}
+
+#[test]
+fn registration_capacity_is_a_typed_error() {
+    host();
+    let r = Reactor::new(Config { timers: 1, fds: 1 }, None).unwrap();
+    let x = Xbuf::new(4096, 4096).unwrap();
+    let _t = r.register(x.rt().read_fd()).unwrap();
+    let e = r.register(x.inband().read_fd()).unwrap_err();
+    assert_eq!(e.kind(), evl_reactor::core::ErrorKind::CapacityExceeded);
+    let (a, b) = (pin!(Entry::new()), pin!(Entry::new()));
+    // SAFETY: pinned here, cancelled before drop.
+    unsafe {
+        r.arm(a.as_ref(), now_ns() + 1_000_000_000).unwrap();
+        assert!(r.arm(b.as_ref(), now_ns() + 1_000_000_000).is_err());
+    }
+    r.cancel(&a);
+}
+
+#[test]
+fn the_wake_element_ends_a_blocking_turn() {
+    host();
+    let wake = Arc::new(Semaphore::new(0).unwrap());
+    let r = Reactor::new(Config::default(), Some(wake.poll_fd())).unwrap();
+    let w2 = wake.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        w2.put().unwrap();
+    });
+    let turn = r.turn(Wait::Block).unwrap();
+    assert!(turn.woken);
+    t.join().unwrap();
+    wake.try_get().unwrap();
+    assert!(!r.turn(Wait::Poll).unwrap().woken);
+    let _ = wake.as_ref().poll_fd().as_fd();
+}

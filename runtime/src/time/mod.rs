@@ -1,0 +1,26 @@
+//! Time: nanosecond deadlines on the monotonic clock, served by the executor's reactor.
+//!
+//! | item | what |
+//! |---|---|
+//! | [`Instant`] | a point on the monotonic clock (the EVL core's time base), ns |
+//! | [`sleep`], [`sleep_until`], [`Sleep`] | wait for a deadline |
+//! | [`timeout`], [`timeout_at`] | bound another future |
+//! | [`interval`], [`interval_at`], [`Interval`] | periodic ticks that report lateness and missed ticks |
+//!
+//! Deadlines are absolute and exact: the executor arms its core timer fd at the earliest
+//! deadline, to the nanosecond (no 1 ms wheel). A past deadline completes at once. Dropping a
+//! timer future disarms it in O(1). Timer futures are `!Send`: they belong to the executor
+//! that polls them (spawn tasks that use timers with `evl::spawn`, or with
+//! [`Spawner::spawn_with`](crate::Spawner::spawn_with) from another thread).
+//!
+//! Errors: arming more timers than the executor's capacity gives
+//! [`ErrorKind::CapacityExceeded`](crate::ErrorKind::CapacityExceeded); awaiting a timer
+//! outside an executor gives [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported).
+
+mod instant;
+mod interval;
+mod sleep;
+
+pub use instant::Instant;
+pub use interval::{interval, interval_at, Interval, MissedTicks, Tick, TickFuture};
+pub use sleep::{sleep, sleep_until, timeout, timeout_at, Sleep, Timeout};

@@ -1,0 +1,175 @@
+use super::Instant;
+use crate::core::{Error, ErrorKind, Result};
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use core::time::Duration;
+use evl_reactor::timer::Entry;
+use evl_reactor::Reactor;
+use std::cell::Cell;
+
+/// Waits until `deadline`.
+///
+/// Cancel safety: dropping it disarms the timer; nothing is lost.
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        entry: Entry::new(),
+        deadline: Cell::new(deadline),
+        reactor: Cell::new(core::ptr::null()),
+    }
+}
+
+/// Waits for `d` from now.
+pub fn sleep(d: Duration) -> Sleep {
+    sleep_until(Instant::now() + d)
+}
+
+/// A future that completes at its deadline; `Ok(())`, or an error when the timer could not
+/// be armed (capacity, no executor).
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct Sleep {
+    entry: Entry,
+    deadline: Cell<Instant>,
+    /// The reactor the entry is armed in: its wheel outlives the arming (a dropped wheel
+    /// disarms every entry), and the reactor is boxed in its executor, so while the entry is
+    /// armed this pointer is valid; Sleep is `!Send`, so it is used on that thread only.
+    reactor: Cell<*const Reactor>,
+}
+
+impl Sleep {
+    /// The deadline.
+    pub fn deadline(&self) -> Instant {
+        self.deadline.get()
+    }
+
+    /// Moves the deadline (re-arms on the next poll).
+    pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
+        self.deadline.set(deadline);
+    }
+
+    /// Whether the deadline has passed.
+    pub fn is_elapsed(&self) -> bool {
+        Instant::now() >= self.deadline.get()
+    }
+
+    fn disarm(&self) {
+        if self.entry.is_queued() {
+            let r = self.reactor.get();
+            debug_assert!(!r.is_null());
+            // SAFETY: the entry is armed, so the reactor it was armed in is alive at this
+            // address (see the field's doc), and we are on its thread.
+            unsafe { (*r).cancel(&self.entry) };
+        }
+    }
+
+    pub(crate) fn poll_sleep(self: Pin<&Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let deadline = self.deadline.get();
+        if Instant::now() >= deadline {
+            self.disarm();
+            self.entry.take_waker();
+            return Poll::Ready(Ok(()));
+        }
+        let armed = evl_reactor::with_current(|r| {
+            self.entry.register(cx.waker());
+            if self.entry.is_queued()
+                && self.entry.deadline() == deadline.as_nanos()
+                && core::ptr::eq(self.reactor.get(), r)
+            {
+                return Ok(());
+            }
+            self.disarm();
+            // SAFETY: the entry is pinned inside this Sleep, which disarms it on drop (and on
+            // re-arm above), so it stays alive at its address while armed.
+            let entry = unsafe { self.map_unchecked(|s| &s.entry) };
+            // SAFETY: as just argued.
+            match unsafe { r.arm(entry, deadline.as_nanos()) } {
+                Ok(()) => {
+                    self.reactor.set(r);
+                    Ok(())
+                }
+                Err(full) => Err(Error::new(
+                    ErrorKind::CapacityExceeded,
+                    "evl::time::sleep",
+                    if full.capacity() == 0 {
+                        "this executor has no timer capacity: set Builder::timers"
+                    } else {
+                        "too many timers armed at once: raise the executor's Builder::timers"
+                    },
+                )),
+            }
+        });
+        match armed {
+            Some(Ok(())) => Poll::Pending,
+            Some(Err(e)) => Poll::Ready(Err(e)),
+            None => Poll::Ready(Err(Error::new(
+                ErrorKind::Unsupported,
+                "evl::time::sleep",
+                "timers are served by an evl executor: await them inside Executor::block_on or a spawned task",
+            ))),
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = Result<()>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.into_ref().poll_sleep(cx)
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.disarm();
+    }
+}
+
+/// Runs `fut` until `deadline`: its output, or [`ErrorKind::TimedOut`].
+pub fn timeout_at<F: Future>(deadline: Instant, fut: F) -> Timeout<F> {
+    Timeout {
+        fut,
+        sleep: sleep_until(deadline),
+    }
+}
+
+/// Runs `fut` for at most `d`: its output, or [`ErrorKind::TimedOut`].
+///
+/// Cancel safety: as `fut`'s; the timer is disarmed on drop.
+pub fn timeout<F: Future>(d: Duration, fut: F) -> Timeout<F> {
+    timeout_at(Instant::now() + d, fut)
+}
+
+/// See [`timeout`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct Timeout<F> {
+    fut: F,
+    sleep: Sleep,
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: structural pinning: neither field is moved out of the pinned Timeout, and
+        // Timeout has no Drop impl that could move them.
+        let (fut, sleep) = unsafe {
+            let this = self.get_unchecked_mut();
+            (
+                Pin::new_unchecked(&mut this.fut),
+                Pin::new_unchecked(&this.sleep),
+            )
+        };
+        if let Poll::Ready(out) = fut.poll(cx) {
+            return Poll::Ready(Ok(out));
+        }
+        match sleep.poll_sleep(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Err(Error::new(
+                ErrorKind::TimedOut,
+                "evl::time::timeout",
+                "",
+            ))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The runtime's steady state allocates nothing: spawn/join, yields, interval ticks,
+//! timeouts, sleeps, cross-thread wakes and parking, counted by a global allocator on the
+//! executor's thread.
+
+use evl::time::{self, Instant};
+use evl::Executor;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+struct Counting;
+
+thread_local! {
+    static ON: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: defers every operation to `System`; the bookkeeping touches only const-initialised
+// thread-locals, which never allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        if ON.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        // SAFETY: forwarded.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: forwarded.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        if ON.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        // SAFETY: forwarded.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fn counting(on: bool) {
+    if on {
+        COUNT.with(|c| c.set(0));
+    }
+    ON.with(|o| o.set(on));
+}
+
+#[test]
+fn counting_allocator_sees_allocations() {
+    counting(true);
+    drop(std::hint::black_box(vec![0u8; 32]));
+    counting(false);
+    assert!(COUNT.with(Cell::get) >= 1);
+}
+
+#[test]
+fn steady_state_runtime_paths_allocate_nothing() {
+    let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
+    let ex = Executor::new().unwrap();
+    // A thread that wakes a waiting task from outside, repeatedly.
+    let slot: Arc<Mutex<Option<Waker>>> = Arc::default();
+    let flag = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (s2, f2, st2) = (slot.clone(), flag.clone(), stop.clone());
+    let waker_thread = std::thread::spawn(move || {
+        while !st2.load(SeqCst) {
+            if let Some(w) = s2.lock().unwrap().take() {
+                f2.store(true, SeqCst);
+                w.wake();
+            }
+            std::thread::yield_now();
+        }
+    });
+    let remote_wait = move || {
+        let (flag, slot) = (flag.clone(), slot.clone());
+        std::future::poll_fn(move |cx| {
+            if flag.swap(false, SeqCst) {
+                return Poll::Ready(());
+            }
+            *slot.lock().unwrap() = Some(cx.waker().clone());
+            Poll::Pending
+        })
+    };
+    // The loop runs in a task, so that the remote wakes go through the executor's inbox.
+    let task = ex.spawn(async move {
+        let mut iv = time::interval(Duration::from_micros(300)).unwrap();
+        let round = || async {
+            let h = evl::spawn(async { 3u32 }).unwrap();
+            assert_eq!(h.await.unwrap(), 3);
+            evl::yield_now().await;
+            time::timeout(Duration::from_millis(5), evl::yield_now())
+                .await
+                .unwrap();
+            time::sleep_until(Instant::now() + Duration::from_micros(50))
+                .await
+                .unwrap();
+        };
+        for _ in 0..30 {
+            iv.tick().await.unwrap();
+            round().await;
+            remote_wait().await;
+        }
+        counting(true);
+        for _ in 0..100 {
+            iv.tick().await.unwrap();
+            round().await;
+            remote_wait().await;
+        }
+        counting(false);
+        COUNT.with(Cell::get)
+    });
+    let allocated = ex.block_on(task.unwrap()).unwrap();
+    stop.store(true, SeqCst);
+    waker_thread.join().unwrap();
+    assert!(
+        ex.stats().parks > 0 && ex.stats().remote_wakes > 0,
+        "{:?}",
+        ex.stats()
+    );
+    assert_eq!(allocated, 0);
+}
