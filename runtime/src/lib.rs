@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`executor`] | [`Executor`]: runs tasks on its thread with bounded per-turn work; [`Spawner`] for other threads |
 //! | [`task`] | [`JoinHandle`], [`JoinError`] |
+//! | [`io`] | `AsyncFd` readiness, async byte streams, awaiting EVL elements |
 //! | [`sync`] | notification between tasks and threads |
 //! | [`time`] | [`time::sleep`], [`time::timeout`], [`time::Interval`]: exact ns deadlines |
 //! | [`core`] | the EVL elements (re-export of `evl-core`) |
@@ -12,6 +13,7 @@
 //! is meant to be the only import an application writes.
 
 pub mod executor;
+pub mod io;
 pub(crate) mod loom;
 pub mod sync;
 pub mod task;

@@ -1,0 +1,1 @@
+//! Readiness-based I/O on the executor (in progress).
