@@ -15,6 +15,7 @@
 //! | [`mutex`] | [`Mutex`]: priority-inheriting lock |
 //! | [`event`] | [`Event`]: condition variable gated by a [`Mutex`] |
 //! | [`poll`] | [`PollSet`]: wait for many fds at once |
+//! | [`doorbell`] | [`Doorbell`]: coalescing, async-signal-safe wake-up with a pollable fd |
 //! | [`proxy`] | [`Proxy`]: non-blocking byte channel to an ordinary fd |
 //! | [`xbuf`] | [`Xbuf`]: bidirectional byte buffer between real-time and ordinary threads |
 //! | [`observable`] | [`Observable`]: publish/subscribe notifications with a backlog |
@@ -25,6 +26,7 @@
 //! an element may.
 
 pub mod backend;
+pub mod doorbell;
 pub mod error;
 pub mod event;
 pub mod flags;
@@ -40,6 +42,7 @@ pub mod timer;
 pub mod xbuf;
 
 pub use backend::Backend;
+pub use doorbell::Doorbell;
 pub use error::{Error, ErrorKind, Result};
 pub use event::Event;
 pub use flags::{Flags, FlagsMode};

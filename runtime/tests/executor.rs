@@ -346,3 +346,56 @@ fn no_wake_is_lost_under_a_cross_thread_storm() {
     threads.into_iter().for_each(|t| t.join().unwrap());
     assert_eq!(seen, THREADS * PER);
 }
+
+mod signal_wake {
+    use super::*;
+    use std::sync::OnceLock;
+
+    static WAKER: OnceLock<Waker> = OnceLock::new();
+    static FIRED: AtomicBool = AtomicBool::new(false);
+
+    extern "C" fn on_sigusr1(_: libc::c_int) {
+        // Async-signal-safe: atomics, and a task wake (state CAS, queue push, parker swap,
+        // at most one write(2) to the executor's doorbell).
+        FIRED.store(true, SeqCst);
+        if let Some(w) = WAKER.get() {
+            w.wake_by_ref();
+        }
+    }
+
+    /// A task is woken from a signal handler running on the executor's own thread, while the
+    /// executor is parked in its reactor: it must notice and run the task.
+    #[test]
+    fn a_wake_from_a_signal_handler_is_not_lost() {
+        host();
+        // SAFETY: installing a handler that only touches atomics and a waker whose wake path
+        // is async-signal-safe; the sigaction struct is fully initialised.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_sigusr1 as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
+        }
+        let ex = Executor::new().unwrap();
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() } as usize;
+        let task = ex
+            .spawn(poll_fn(|cx| {
+                let _ = WAKER.set(cx.waker().clone());
+                if FIRED.load(SeqCst) {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            }))
+            .unwrap();
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50)); // the executor is parked by now
+                                                           // SAFETY: `me` is the live test thread, blocked in block_on below.
+            unsafe { libc::pthread_kill(me as libc::pthread_t, libc::SIGUSR1) };
+        });
+        ex.block_on(task).unwrap();
+        killer.join().unwrap();
+        assert!(ex.stats().parks >= 1);
+    }
+}

@@ -132,6 +132,11 @@ impl Parker {
         true
     }
 
+    /// Whether the executor has published PARKED (it is blocking or about to).
+    pub(crate) fn is_parked(&self) -> bool {
+        self.state.load(SeqCst) == PARKED
+    }
+
     /// Executor side, after waking (or deciding not to block).
     pub(crate) fn unparked(&self) {
         self.state.store(RUNNING, SeqCst);

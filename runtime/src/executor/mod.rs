@@ -7,8 +7,9 @@
 //!
 //! One executor per thread. Tasks woken on the executor's own thread go to a local FIFO (no
 //! atomics beyond the task state); tasks woken elsewhere go through the inbox, and the
-//! executor's wake element (an evl-core [`Semaphore`]) is posted only if the executor is
-//! parked. When nothing is runnable the executor makes one blocking call: a turn of its
+//! executor's wake element (an evl-core [`Doorbell`]) is rung only if the executor is
+//! parked. Every step of a wake (task state CAS, inbox CAS, parker swap, one `write(2)`) is
+//! lock-free and async-signal-safe, so a task may be woken from a signal handler. When nothing is runnable the executor makes one blocking call: a turn of its
 //! [`Reactor`], which waits on timers, registered fds and the wake element at once. A busy
 //! executor looks at its reactor without blocking after every `budget` polls, so timers and
 //! fds are served even when tasks keep each other runnable.
@@ -24,9 +25,9 @@ use core::future::Future;
 use core::marker::PhantomData;
 use core::pin::pin;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use core::sync::atomic::{compiler_fence, AtomicBool, AtomicUsize, Ordering::*};
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
-use evl_reactor::core::{Error as CoreError, Semaphore};
+use evl_reactor::core::{Doorbell, Error as CoreError};
 use evl_reactor::{Config as ReactorConfig, Reactor, Wait};
 use inbox::{Inbox, Linked, Parker};
 use std::fmt;
@@ -92,8 +93,35 @@ struct LocalQueue {
     tail: Cell<*const Header>,
 }
 
+thread_local! {
+    /// Set while the executor thread is inside a local-queue operation: a signal handler
+    /// that wakes a task on this thread then takes the inbox path instead of touching the
+    /// half-updated queue.
+    static LOCAL_BUSY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the local queue busy for the guard's life (compiler fences keep the flag ordered
+/// with the queue's memory operations as seen by a signal handler on this thread).
+struct Busy;
+
+impl Busy {
+    fn enter() -> Busy {
+        LOCAL_BUSY.with(|b| b.set(true));
+        compiler_fence(SeqCst);
+        Busy
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        compiler_fence(SeqCst);
+        LOCAL_BUSY.with(|b| b.set(false));
+    }
+}
+
 impl LocalQueue {
     fn push(&self, h: *const Header) {
+        let _busy = Busy::enter();
         // SAFETY: `h` is a live task in no other queue (SCHEDULED protocol); only the
         // executor thread touches the local queue and the links of tasks in it.
         unsafe { *(*h).next.get() = ptr::null() };
@@ -108,6 +136,7 @@ impl LocalQueue {
     }
 
     fn pop(&self) -> Option<NonNull<Header>> {
+        let _busy = Busy::enter();
         let h = NonNull::new(self.head.get() as *mut Header)?;
         // SAFETY: a queued task is live; its link belongs to this queue.
         let next = unsafe { *h.as_ref().next.get() };
@@ -137,7 +166,7 @@ pub(crate) struct Shared {
     arena: Arena,
     inbox: Inbox<Header>,
     parker: Parker,
-    wake: Semaphore,
+    wake: Doorbell,
     /// Owner-thread only.
     local: LocalQueue,
     main_woken: AtomicBool,
@@ -181,8 +210,13 @@ impl Shared {
     pub(crate) unsafe fn schedule(this: *const Shared, task: NonNull<Header>) {
         // SAFETY: alive per the caller.
         let s = unsafe { &*this };
-        if Self::is_current(this) {
+        if Self::is_current(this) && !LOCAL_BUSY.with(Cell::get) {
             s.local.push(task.as_ptr());
+            // Only a signal handler can find its own executor parked: make it look again.
+            compiler_fence(SeqCst);
+            if s.parker.is_parked() {
+                s.notify();
+            }
         } else {
             // SAFETY: the task is in no other queue (it was just scheduled).
             unsafe { s.inbox.push(task.as_ptr()) };
@@ -201,9 +235,7 @@ impl Shared {
 
     fn notify(&self) {
         if self.parker.notify() {
-            // A failed post leaves the executor parked until its next timeout; there is no
-            // caller to report to (this runs inside `Waker::wake`).
-            let _ = self.wake.put();
+            self.wake.ring();
         }
     }
 
@@ -395,7 +427,7 @@ impl Builder {
             arena: Arena::new(self.capacity, self.slot_size),
             inbox: Inbox::new(),
             parker: Parker::new(),
-            wake: Semaphore::new(0)?,
+            wake: Doorbell::new()?,
             local: LocalQueue {
                 head: Cell::new(ptr::null()),
                 tail: Cell::new(ptr::null()),
@@ -410,7 +442,10 @@ impl Builder {
         });
         // Boxed: timer futures keep a pointer to the reactor they are armed in, so it must
         // not move when the Executor does.
-        let reactor = Box::new(Reactor::new(self.reactor, Some(shared.wake.poll_fd()))?);
+        let reactor = Box::new(Reactor::new(
+            self.reactor,
+            Some(std::os::fd::AsFd::as_fd(&shared.wake)),
+        )?);
         Ok(Executor {
             shared: NonNull::from(Box::leak(shared)),
             reactor,
@@ -532,8 +567,9 @@ impl Executor {
     fn park(&self) {
         let s = self.s();
         if s.parker.prepare_park() {
-            // Last look: work published before PARKED would have seen RUNNING/NOTIFIED.
-            if s.inbox.is_empty() && !s.main_woken.load(SeqCst) {
+            // Last look: work published before PARKED would have seen RUNNING/NOTIFIED (a
+            // signal handler on this thread may have queued locally meanwhile).
+            if s.inbox.is_empty() && s.local.is_empty() && !s.main_woken.load(SeqCst) {
                 // SAFETY: owner thread.
                 unsafe { (*s.stats.get()).parks += 1 };
                 self.reactor_turn(Wait::Block);
@@ -547,7 +583,7 @@ impl Executor {
         match self.reactor.turn(wait) {
             Ok(t) => {
                 if t.woken {
-                    while self.s().wake.try_get().is_ok() {}
+                    self.s().wake.drain();
                 }
             }
             // The poll set or the timer fd failing means the executor can no longer wait
@@ -732,7 +768,8 @@ unsafe fn main_wake_by_ref(data: *const ()) {
     // SAFETY: the waker's reference keeps the executor alive.
     let s = unsafe { &*(data as *const Shared) };
     s.main_woken.store(true, SeqCst);
-    if !Shared::is_current(s) {
+    // From another thread, or from a signal handler that found its own executor parked.
+    if !Shared::is_current(s) || s.parker.is_parked() {
         s.notify();
     }
 }
