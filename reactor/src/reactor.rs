@@ -83,6 +83,7 @@ pub struct Stats {
 /// An executor's reactor. `!Send`: it belongs to its executor's thread.
 #[derive(Debug)]
 pub struct Reactor {
+    id: u64,
     poll: PollSet,
     timer: Timer,
     armed: Cell<Option<u64>>,
@@ -133,7 +134,9 @@ impl Reactor {
         if let Some(w) = wake {
             poll.add(w, PollFlags::IN, TOKEN_WAKE)?;
         }
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Reactor {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             poll,
             timer,
             armed: Cell::new(None),
@@ -142,6 +145,13 @@ impl Reactor {
             events: RefCell::new([PollEvent::default(); EVENTS]),
             stats: Cell::new(Stats::default()),
         })
+    }
+
+    /// A process-unique id: a future that registered with a reactor compares ids (through
+    /// [`with_current`]) before touching it again, so a reactor dropped and another one
+    /// allocated at the same address are never confused.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Makes this reactor current on this thread until the guard drops.

@@ -2,6 +2,8 @@
 //!
 //! | module | what |
 //! |---|---|
+//! | [`runtime`] | [`Runtime`]: several executors on attached threads (name, priority, CPU) |
+//! | [`shutdown`] | SIGINT/SIGTERM to a clean shutdown tasks can await |
 //! | [`executor`] | [`Executor`]: runs tasks on its thread with bounded per-turn work; [`Spawner`] for other threads |
 //! | [`task`] | [`JoinHandle`], [`JoinError`] |
 //! | [`io`] | `AsyncFd` readiness, async byte streams, awaiting EVL elements |
@@ -15,13 +17,17 @@
 pub mod executor;
 pub mod io;
 pub(crate) mod loom;
+pub(crate) mod readable;
+pub mod runtime;
+pub mod shutdown;
 pub mod sync;
 pub mod task;
 pub mod time;
 
 pub use evl_reactor::core;
 pub use evl_reactor::core::{Backend, Clock, Error, ErrorKind, Result, Timestamp, Visibility};
-pub use executor::{spawn, Builder, Executor, PanicPolicy, SpawnError, Spawner, Stats};
+pub use executor::{spawn, spawner, Builder, Executor, PanicPolicy, SpawnError, Spawner, Stats};
+pub use runtime::{ExecutorConfig, Runtime, RuntimeBuilder};
 pub use task::{JoinError, JoinHandle};
 
 /// Runs `fut` to completion on a fresh default [`Executor`] on this thread.

@@ -740,6 +740,19 @@ impl fmt::Debug for Spawner {
     }
 }
 
+/// A [`Spawner`] for the executor running the current task (to hand to other threads or
+/// executors), or `None` outside an executor.
+pub fn spawner() -> Option<Spawner> {
+    let cur = CURRENT.with(Cell::get);
+    if cur.is_null() {
+        return None;
+    }
+    Shared::ref_inc(cur);
+    // The reference just taken moves into the Spawner.
+    let shared = NonNull::new(cur as *mut Shared).expect("checked non-null above");
+    Some(Spawner { shared })
+}
+
 /// Spawns `fut` on the executor running the current task.
 pub fn spawn<F: Future + 'static>(fut: F) -> Result<JoinHandle<F::Output>, SpawnError> {
     let cur = CURRENT.with(Cell::get);

@@ -1,0 +1,298 @@
+//! A runtime: several executors, each on its own thread attached to the core with a name, a
+//! scheduling policy and a CPU — e.g. a 1 kHz control executor at priority 90 on CPU 1 and a
+//! housekeeping executor at priority 10.
+//!
+//! ```no_run
+//! use evl::{Runtime, ExecutorConfig};
+//! let rt = Runtime::builder()
+//!     .main(ExecutorConfig::new("control").priority(90).cpu(1))
+//!     .executor(ExecutorConfig::new("housekeeping").priority(10))
+//!     .build()?;
+//! let hk = rt.spawner("housekeeping").unwrap();
+//! rt.block_on(async move {
+//!     hk.spawn(async { /* logging, telemetry */ }).unwrap();
+//!     // the control loop runs here, on the calling thread
+//! })?;
+//! # Ok::<(), evl::Error>(())
+//! ```
+//! Executors share no lock: spawning onto another one claims a slot in its arena and pushes
+//! to its inbox (both lock-free), then rings its doorbell if it is parked.
+
+use crate::core::backend::{self, Selection};
+use crate::core::thread::{CpuSet, SchedPolicy, Thread, ThreadConfig};
+use crate::core::{Doorbell, Error, ErrorKind, Result};
+use crate::executor::{Builder, PanicPolicy, Spawner};
+use crate::readable::Readable;
+use core::future::Future;
+use std::os::fd::{AsFd, AsRawFd};
+use std::sync::Arc;
+
+/// Where and how one executor runs.
+#[derive(Debug, Clone)]
+pub struct ExecutorConfig {
+    name: &'static str,
+    policy: SchedPolicy,
+    cpu: Option<usize>,
+    attach: bool,
+    lock_memory: bool,
+    builder: Builder,
+}
+
+impl ExecutorConfig {
+    /// An executor called `name` (also its thread's name), SCHED_OTHER, any CPU.
+    pub fn new(name: &'static str) -> Self {
+        ExecutorConfig {
+            name,
+            policy: SchedPolicy::Other,
+            cpu: None,
+            attach: true,
+            lock_memory: true,
+            builder: Builder::default().name(name),
+        }
+    }
+    /// SCHED_FIFO at `prio` (1-99).
+    pub fn priority(mut self, prio: u8) -> Self {
+        self.policy = SchedPolicy::Fifo(prio);
+        self
+    }
+    /// Any scheduling policy.
+    pub fn policy(mut self, p: SchedPolicy) -> Self {
+        self.policy = p;
+        self
+    }
+    /// Pinned to `cpu`.
+    pub fn cpu(mut self, cpu: usize) -> Self {
+        self.cpu = Some(cpu);
+        self
+    }
+    /// Whether to attach the thread to the core (default yes). A thread already attached by
+    /// the application must say no.
+    pub fn attach(mut self, on: bool) -> Self {
+        self.attach = on;
+        self
+    }
+    /// Whether attaching locks the process memory (default yes).
+    pub fn lock_memory(mut self, on: bool) -> Self {
+        self.lock_memory = on;
+        self
+    }
+    /// Task slots.
+    pub fn capacity(mut self, n: usize) -> Self {
+        self.builder = self.builder.capacity(n);
+        self
+    }
+    /// Bytes per task slot.
+    pub fn slot_size(mut self, bytes: usize) -> Self {
+        self.builder = self.builder.slot_size(bytes);
+        self
+    }
+    /// Timers armed at once.
+    pub fn timers(mut self, n: usize) -> Self {
+        self.builder = self.builder.timers(n);
+        self
+    }
+    /// fds registered at once.
+    pub fn fds(mut self, n: usize) -> Self {
+        self.builder = self.builder.fds(n);
+        self
+    }
+    /// Polls per turn.
+    pub fn budget(mut self, polls: usize) -> Self {
+        self.builder = self.builder.budget(polls);
+        self
+    }
+    /// What a task panic does.
+    pub fn panic_policy(mut self, p: PanicPolicy) -> Self {
+        self.builder = self.builder.panic_policy(p);
+        self
+    }
+
+    fn attach_here(&self) -> Result<Option<Thread>> {
+        if !self.attach {
+            return Ok(None);
+        }
+        let mut cfg = ThreadConfig::new(self.name)
+            .policy(self.policy)
+            .lock_memory(self.lock_memory);
+        if let Some(c) = self.cpu {
+            cfg = cfg.cpus(CpuSet::single(c)?);
+        }
+        Thread::attach(cfg).map(Some)
+    }
+}
+
+/// How to build a [`Runtime`].
+#[derive(Debug, Clone)]
+pub struct RuntimeBuilder {
+    selection: Option<Selection>,
+    main: ExecutorConfig,
+    others: Vec<ExecutorConfig>,
+    signals: bool,
+}
+
+impl RuntimeBuilder {
+    /// Forces a backend (default: `EVL_BACKEND`, then auto-detection).
+    pub fn backend(mut self, s: Selection) -> Self {
+        self.selection = Some(s);
+        self
+    }
+    /// The executor that runs [`Runtime::block_on`] on the calling thread.
+    pub fn main(mut self, cfg: ExecutorConfig) -> Self {
+        self.main = cfg;
+        self
+    }
+    /// One more executor, on a thread of its own.
+    pub fn executor(mut self, cfg: ExecutorConfig) -> Self {
+        self.others.push(cfg);
+        self
+    }
+    /// Route SIGINT/SIGTERM to [`crate::shutdown::request`] (default yes).
+    pub fn handle_signals(mut self, on: bool) -> Self {
+        self.signals = on;
+        self
+    }
+
+    /// Selects the backend, starts and attaches the executor threads. Errors from any of
+    /// them (no core, no privilege, bad CPU) come back here, and nothing is left running.
+    pub fn build(self) -> Result<Runtime> {
+        if let Some(s) = self.selection {
+            backend::select(s)?;
+        }
+        backend::current()?;
+        let mut names: Vec<&str> = vec![self.main.name];
+        for o in &self.others {
+            if names.contains(&o.name) {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "Runtime::build",
+                    "two executors share a name: name each one differently",
+                ));
+            }
+            names.push(o.name);
+        }
+        if self.signals {
+            crate::shutdown::install_signal_handlers()?;
+        }
+        let stop = Arc::new(Doorbell::new()?);
+        let mut rt = Runtime {
+            main: self.main,
+            others: Vec::new(),
+            stop: stop.clone(),
+        };
+        for cfg in self.others {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Spawner>>(1);
+            let stop = stop.clone();
+            let name = cfg.name;
+            let thread = std::thread::Builder::new()
+                .name(name.to_string())
+                .spawn(move || {
+                    let attached = match cfg.attach_here() {
+                        Ok(t) => t,
+                        Err(e) => return drop(tx.send(Err(e))),
+                    };
+                    let ex = match cfg.builder.clone().build() {
+                        Ok(ex) => ex,
+                        Err(e) => return drop(tx.send(Err(e))),
+                    };
+                    if tx.send(Ok(ex.spawner())).is_err() {
+                        return;
+                    }
+                    let fd = stop.as_fd().as_raw_fd();
+                    // Runs tasks until the runtime stops; a failed wait (no reactor) cannot
+                    // happen here: this is the executor's own block_on.
+                    let _ = ex.block_on(Readable::new(fd));
+                    drop(ex); // cancels what is left, on this thread
+                    drop(attached);
+                })
+                .map_err(|e| {
+                    Error::from_errno(
+                        e.raw_os_error().unwrap_or(libc::EAGAIN),
+                        "Runtime::build",
+                        "cannot start an executor thread",
+                    )
+                })?;
+            let started = rx.recv().unwrap_or_else(|_| {
+                Err(Error::new(
+                    ErrorKind::Other,
+                    "Runtime::build",
+                    "an executor thread died while starting",
+                ))
+            });
+            match started {
+                Ok(spawner) => rt.others.push(Remote {
+                    name,
+                    spawner,
+                    thread: Some(thread),
+                }),
+                Err(e) => {
+                    let _ = thread.join();
+                    return Err(e); // rt's Drop stops and joins the ones already started
+                }
+            }
+        }
+        Ok(rt)
+    }
+}
+
+#[derive(Debug)]
+struct Remote {
+    name: &'static str,
+    spawner: Spawner,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Executors on attached threads. See the [module docs](self).
+#[derive(Debug)]
+pub struct Runtime {
+    main: ExecutorConfig,
+    others: Vec<Remote>,
+    stop: Arc<Doorbell>,
+}
+
+impl Runtime {
+    /// How to build one: a main executor called "main", no other, signals handled.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder {
+            selection: None,
+            main: ExecutorConfig::new("main"),
+            others: Vec::new(),
+            signals: true,
+        }
+    }
+
+    /// A spawner for the executor called `name` (the main one has none before `block_on`:
+    /// spawn onto it with `evl::spawn` from its tasks).
+    pub fn spawner(&self, name: &str) -> Option<Spawner> {
+        self.others
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| r.spawner.clone())
+    }
+
+    /// Attaches the calling thread as the main executor, runs `fut` to completion, then stops
+    /// every executor (their remaining tasks are cancelled on their own threads) and detaches.
+    pub fn block_on<F: Future>(mut self, fut: F) -> Result<F::Output> {
+        let attached = self.main.attach_here()?;
+        let ex = self.main.builder.clone().build()?;
+        let out = ex.block_on(fut);
+        drop(ex);
+        self.stop_all();
+        drop(attached);
+        Ok(out)
+    }
+
+    fn stop_all(&mut self) {
+        self.stop.ring();
+        for r in &mut self.others {
+            if let Some(t) = r.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
