@@ -101,6 +101,11 @@ impl ExecutorConfig {
         self.builder = self.builder.budget(polls);
         self
     }
+    /// Earliest-deadline-first order among runnable tasks.
+    pub fn edf(mut self, on: bool) -> Self {
+        self.builder = self.builder.edf(on);
+        self
+    }
     /// What a task panic does.
     pub fn panic_policy(mut self, p: PanicPolicy) -> Self {
         self.builder = self.builder.panic_policy(p);

@@ -399,3 +399,68 @@ mod signal_wake {
         assert!(ex.stats().parks >= 1);
     }
 }
+
+#[test]
+fn edf_runs_the_earliest_deadline_first_and_counts_late_polls() {
+    host();
+    use evl::time::Instant;
+    let ex = Executor::builder().edf(true).build().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let now = Instant::now();
+    let spec: [(&str, Option<Duration>); 4] = [
+        ("a", Some(Duration::from_secs(30))),
+        ("b", Some(Duration::from_secs(10))),
+        ("none", None),
+        ("c", Some(Duration::from_secs(20))),
+    ];
+    // Every task declares its deadline, then parks until main wakes them all at once, in
+    // spawn order; EDF must then run them by deadline.
+    let parked: Arc<Mutex<Vec<Waker>>> = Arc::default();
+    let go = Arc::new(AtomicBool::new(false));
+    ex.block_on(async {
+        let hs: Vec<_> = spec
+            .iter()
+            .map(|&(name, d)| {
+                let (log, parked, go) = (log.clone(), parked.clone(), go.clone());
+                evl::spawn(async move {
+                    if let Some(d) = d {
+                        assert!(evl::task::set_deadline(now + d));
+                        assert_eq!(evl::task::deadline(), Some(now + d));
+                    }
+                    poll_fn(|cx| {
+                        if go.load(SeqCst) {
+                            return Poll::Ready(());
+                        }
+                        parked.lock().unwrap().push(cx.waker().clone());
+                        Poll::Pending
+                    })
+                    .await;
+                    log.lock().unwrap().push(name);
+                })
+                .unwrap()
+            })
+            .collect();
+        while parked.lock().unwrap().len() < 4 {
+            evl::yield_now().await;
+        }
+        go.store(true, SeqCst);
+        parked.lock().unwrap().drain(..).for_each(Waker::wake);
+        for h in hs {
+            h.await.unwrap();
+        }
+    });
+    assert_eq!(*log.lock().unwrap(), vec!["b", "c", "a", "none"]);
+    assert_eq!(ex.stats().late_polls, 0);
+    // A task whose deadline has passed when its poll starts is counted.
+    ex.block_on(async {
+        evl::spawn(async {
+            evl::task::set_deadline(Instant::now());
+            evl::yield_now().await;
+        })
+        .unwrap()
+        .await
+        .unwrap()
+    });
+    assert!(ex.stats().late_polls >= 1);
+    assert!(!evl::task::set_deadline(Instant::now()), "outside a task");
+}

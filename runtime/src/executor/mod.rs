@@ -91,6 +91,18 @@ impl std::error::Error for SpawnError {}
 struct LocalQueue {
     head: Cell<*const Header>,
     tail: Cell<*const Header>,
+    /// Keep the queue in deadline order (earliest first; no deadline last; FIFO among
+    /// equals) instead of FIFO.
+    edf: bool,
+}
+
+/// A task's EDF key: its deadline, or "last" when it has none.
+fn edf_key(h: *const Header) -> u64 {
+    // SAFETY: callers pass live queued (or being-queued) tasks.
+    match unsafe { (*h).deadline.load(Relaxed) } {
+        0 => u64::MAX,
+        d => d,
+    }
 }
 
 thread_local! {
@@ -125,6 +137,10 @@ impl LocalQueue {
         // SAFETY: `h` is a live task in no other queue (SCHEDULED protocol); only the
         // executor thread touches the local queue and the links of tasks in it.
         unsafe { *(*h).next.get() = ptr::null() };
+        if self.edf && !self.tail.get().is_null() && edf_key(self.tail.get()) > edf_key(h) {
+            self.insert_sorted(h);
+            return;
+        }
         let tail = self.tail.get();
         if tail.is_null() {
             self.head.set(h);
@@ -133,6 +149,30 @@ impl LocalQueue {
             unsafe { *(*tail).next.get() = h };
         }
         self.tail.set(h);
+    }
+
+    /// Inserts `h` before the first task with a later deadline: O(runnable tasks), which an
+    /// EDF executor pays only when a task is woken with an earlier deadline than the last.
+    fn insert_sorted(&self, h: *const Header) {
+        let key = edf_key(h);
+        let mut prev: *const Header = ptr::null();
+        let mut cur = self.head.get();
+        while !cur.is_null() && edf_key(cur) <= key {
+            prev = cur;
+            // SAFETY: queued tasks are live; their links belong to this queue.
+            cur = unsafe { *(*cur).next.get() };
+        }
+        // SAFETY: as above; `h` is ours to link.
+        unsafe { *(*h).next.get() = cur };
+        if prev.is_null() {
+            self.head.set(h);
+        } else {
+            // SAFETY: as above.
+            unsafe { *(*prev).next.get() = h };
+        }
+        if cur.is_null() {
+            self.tail.set(h);
+        }
     }
 
     fn pop(&self) -> Option<NonNull<Header>> {
@@ -337,6 +377,8 @@ pub struct Stats {
     pub remote_wakes: u64,
     /// Tasks that panicked.
     pub panicked: u64,
+    /// Polls that started after their task's deadline (EDF executors).
+    pub late_polls: u64,
 }
 
 /// An executor, driven by the thread that calls [`Executor::block_on`]. Not `Send`: it
@@ -357,6 +399,7 @@ pub struct Builder {
     panic_policy: PanicPolicy,
     name: &'static str,
     reactor: ReactorConfig,
+    edf: bool,
 }
 
 impl Default for Builder {
@@ -368,6 +411,7 @@ impl Default for Builder {
             panic_policy: PanicPolicy::Isolate,
             name: "evl",
             reactor: ReactorConfig::default(),
+            edf: false,
         }
     }
 }
@@ -402,6 +446,13 @@ impl Builder {
         self.name = name;
         self
     }
+    /// Earliest-deadline-first order among runnable tasks (default: FIFO). Tasks set their
+    /// deadline with [`crate::task::set_deadline`]; polls that start after it are counted in
+    /// [`Stats::late_polls`].
+    pub fn edf(mut self, on: bool) -> Self {
+        self.edf = on;
+        self
+    }
     /// Timers that may be armed at once (default 1024); arming one more is an error.
     pub fn timers(mut self, n: usize) -> Self {
         self.reactor.timers = n;
@@ -431,6 +482,7 @@ impl Builder {
             local: LocalQueue {
                 head: Cell::new(ptr::null()),
                 tail: Cell::new(ptr::null()),
+                edf: self.edf,
             },
             main_woken: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -550,8 +602,15 @@ impl Executor {
         // SAFETY: owner thread: the single consumer of the inbox.
         let taken = unsafe { s.inbox.take_all(|h| s.local.push(h)) };
         let mut polls = 0;
+        let mut late = 0;
         while polls < budget {
             let Some(task) = s.local.pop() else { break };
+            if s.local.edf {
+                let d = edf_key(task.as_ptr());
+                if d != u64::MAX && evl_reactor::now_ns() > d {
+                    late += 1;
+                }
+            }
             // SAFETY: a queued task carries a queue reference, handed to poll; we are its
             // executor thread.
             unsafe { (task.as_ref().vtable.poll)(task) };
@@ -559,6 +618,7 @@ impl Executor {
         }
         // SAFETY: owner thread.
         let st = unsafe { &mut *s.stats.get() };
+        st.late_polls += late;
         st.polls += polls as u64;
         st.remote_wakes += taken as u64;
         polls

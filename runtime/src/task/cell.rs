@@ -42,6 +42,7 @@ impl<F: Future> Cell<F> {
                 join_waker: UnsafeCell::new(None),
                 slot,
                 name,
+                deadline: core::sync::atomic::AtomicU64::new(0),
             },
             stage: UnsafeCell::new(Stage::Running(future)),
         }
@@ -80,6 +81,7 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
         // The waker borrows our queue reference (no count change for wake_by_ref).
         let waker = core::mem::ManuallyDrop::new(super::waker::borrowed(ptr));
         let mut cx = Context::from_waker(&waker);
+        let _current = super::Polling::enter(ptr.as_ptr());
         match catch_unwind(AssertUnwindSafe(|| fut.poll(&mut cx))) {
             Ok(Poll::Pending) => None,
             Ok(Poll::Ready(out)) => Some(Ok(out)),

@@ -7,6 +7,8 @@
 //! | [`cell`] | the typed slot layout and the per-future vtable |
 //! | [`waker`] | `Waker`s that are task pointers (one reference each) |
 //! | [`join`] | [`JoinHandle`], [`JoinError`] |
+//!
+//! [`set_deadline`], [`clear_deadline`] and [`deadline`] act on the task being polled.
 
 pub(crate) mod cell;
 pub(crate) mod join;
@@ -14,6 +16,56 @@ pub(crate) mod state;
 pub(crate) mod waker;
 
 pub use join::{JoinError, JoinHandle};
+
+use core::sync::atomic::Ordering::Relaxed;
+
+thread_local! {
+    /// The task being polled on this thread (null outside polls).
+    static CURRENT_TASK: core::cell::Cell<*const Header> = const { core::cell::Cell::new(core::ptr::null()) };
+}
+
+/// Marks `h` as the task being polled until the guard drops.
+pub(crate) struct Polling(*const Header);
+
+impl Polling {
+    pub(crate) fn enter(h: *const Header) -> Polling {
+        Polling(CURRENT_TASK.with(|c| c.replace(h)))
+    }
+}
+
+impl Drop for Polling {
+    fn drop(&mut self) {
+        CURRENT_TASK.with(|c| c.set(self.0));
+    }
+}
+
+fn with_current_task<R>(f: impl FnOnce(&Header) -> R) -> Option<R> {
+    let p = CURRENT_TASK.with(core::cell::Cell::get);
+    // SAFETY: CURRENT_TASK is non-null only during the poll of that task, which holds a
+    // reference to it.
+    (!p.is_null()).then(|| f(unsafe { &*p }))
+}
+
+/// Sets the current task's deadline: on an executor built with EDF order
+/// ([`Builder::edf`](crate::Builder::edf)) the runnable task with the earliest deadline runs
+/// first, and a poll that starts after its task's deadline is counted
+/// ([`Stats::late_polls`](crate::Stats::late_polls)). Returns false outside a task.
+pub fn set_deadline(deadline: crate::time::Instant) -> bool {
+    with_current_task(|h| h.deadline.store(deadline.as_nanos().max(1), Relaxed)).is_some()
+}
+
+/// Clears the current task's deadline (it then runs after every task that has one).
+/// Returns false outside a task.
+pub fn clear_deadline() -> bool {
+    with_current_task(|h| h.deadline.store(0, Relaxed)).is_some()
+}
+
+/// The current task's deadline, if it is in a task and has one.
+pub fn deadline() -> Option<crate::time::Instant> {
+    with_current_task(|h| h.deadline.load(Relaxed))
+        .filter(|&d| d != 0)
+        .map(|d| crate::time::Instant::from_timestamp(crate::core::Timestamp::from_nanos(d)))
+}
 
 use crate::executor::Shared;
 use core::cell::UnsafeCell;
@@ -48,6 +100,9 @@ pub(crate) struct Header {
     pub(crate) slot: usize,
     /// A name for reports (panics, tracing).
     pub(crate) name: &'static str,
+    /// EDF deadline in monotonic ns (0: none). Written by the task itself during its poll,
+    /// read by its executor thread: same thread, but atomic to keep the header `Sync`.
+    pub(crate) deadline: core::sync::atomic::AtomicU64,
 }
 
 /// A reference-counted pointer to a live task header.
