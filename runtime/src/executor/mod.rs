@@ -215,9 +215,18 @@ pub(crate) struct Shared {
     panic_policy: PanicPolicy,
     name: &'static str,
     budget: usize,
+    /// Live tasks in static pools (the arena is scanned instead for the others), for
+    /// shutdown. Touched only when a pool task starts or is released.
+    pool_tasks: std::sync::Mutex<PoolList>,
     /// Counters, owner-thread only.
     stats: UnsafeCell<Stats>,
 }
+
+/// Head of an intrusive list of pool task headers (links in `Header::pool_links`).
+struct PoolList(*const Header);
+
+// SAFETY: the list is only reached under its Mutex; the headers it points to are live tasks.
+unsafe impl Send for PoolList {}
 
 thread_local! {
     static CURRENT: Cell<*const Shared> = const { Cell::new(ptr::null()) };
@@ -301,6 +310,16 @@ impl Shared {
         }
     }
 
+    /// Drops a task's reference to the executor (static-pool tasks, whose slot is not in the
+    /// arena).
+    ///
+    /// # Safety
+    /// The caller owns that reference.
+    pub(crate) unsafe fn release_ref(this: *const Shared) {
+        // SAFETY: forwarded.
+        unsafe { Self::ref_dec(this) };
+    }
+
     /// Frees a task slot and the task's reference to the executor.
     ///
     /// # Safety
@@ -349,20 +368,109 @@ impl Shared {
         let idx = s.arena.claim().ok_or(SpawnError::Full {
             capacity: s.arena.capacity(),
         })?;
-        Self::ref_inc(this); // the task's reference to the executor
         let cell = s.arena.slot_ptr(idx) as *mut TaskCell<F>;
-        // SAFETY: the slot is ours (claimed), large and aligned enough (checked), and holds
-        // no live value.
-        unsafe { cell.write(TaskCell::new(fut, this, idx, name)) };
+        // SAFETY: the slot is ours (claimed), large and aligned enough (checked by `spawn`),
+        // and holds no live value.
+        let handle = unsafe { Self::start(this, cell, idx, ptr::null(), fut, name, false) };
         s.arena.set_ready(idx, true);
+        Ok(handle)
+    }
+
+    /// Writes a task into claimed memory and schedules it.
+    ///
+    /// # Safety
+    /// `cell` is claimed by the caller, aligned, holds no live value, and stays valid until
+    /// the task releases it (arena slot `slot`, or the static pool slot whose flag is
+    /// `pool_flag`). The executor is not closed and `spawning` counts the caller.
+    unsafe fn start<F: Future>(
+        this: *const Shared,
+        cell: *mut TaskCell<F>,
+        slot: usize,
+        pool_flag: *const AtomicBool,
+        fut: F,
+        name: &'static str,
+        pooled: bool,
+    ) -> JoinHandle<F::Output> {
+        Self::ref_inc(this); // the task's reference to the executor
+                             // SAFETY: caller's contract.
+        unsafe { cell.write(TaskCell::new(fut, this, slot, pool_flag, name)) };
         let ptr = NonNull::new(cell as *mut Header).expect("slot pointers are non-null");
+        if pooled {
+            // SAFETY: a live pool task of this executor, not listed yet; `this` is alive.
+            unsafe { (*this).list_pooled(ptr.as_ptr()) };
+        }
         // State: SCHEDULED, 3 references: executor (released at completion), JoinHandle
         // (moved into it), queue (moved into the queue entry below).
         // SAFETY: the JoinHandle's reference.
         let handle = JoinHandle::new(unsafe { TaskRef::from_raw(ptr) });
         // SAFETY: the queue reference; `this` is alive.
         unsafe { Self::schedule(this, ptr) };
-        Ok(handle)
+        handle
+    }
+
+    /// Puts a pool task on the executor's list.
+    ///
+    /// # Safety
+    /// `h` is a live pool task of this executor, not on the list.
+    unsafe fn list_pooled(&self, h: *const Header) {
+        let mut l = self.pool_tasks.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: links are only touched under this lock; `h` and the old head are live.
+        unsafe {
+            *(*h).pool_links.get() = [ptr::null(), l.0];
+            if !l.0.is_null() {
+                (*(*l.0).pool_links.get())[0] = h;
+            }
+        }
+        l.0 = h;
+    }
+
+    /// Takes a released pool task off the list.
+    ///
+    /// # Safety
+    /// `this` is alive and `h` is on its list.
+    pub(crate) unsafe fn unlist_pooled(this: *const Shared, h: *const Header) {
+        // SAFETY: alive per the caller.
+        let s = unsafe { &*this };
+        let mut l = s.pool_tasks.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: links are only touched under this lock; neighbours are live list members.
+        unsafe {
+            let [prev, next] = *(*h).pool_links.get();
+            if prev.is_null() {
+                l.0 = next;
+            } else {
+                (*(*prev).pool_links.get())[1] = next;
+            }
+            if !next.is_null() {
+                (*(*next).pool_links.get())[0] = prev;
+            }
+        }
+    }
+
+    /// Spawns `fut` into a claimed static pool slot (`flag` set by the caller).
+    ///
+    /// # Safety
+    /// `cell` and `flag` belong to one static pool slot the caller just claimed.
+    pub(crate) unsafe fn spawn_pooled<F: Future>(
+        this: *const Shared,
+        cell: *mut TaskCell<F>,
+        flag: &'static AtomicBool,
+        fut: F,
+        name: &'static str,
+    ) -> Result<JoinHandle<F::Output>, SpawnError> {
+        // SAFETY: callers hold a reference (Spawner or a running task's executor).
+        let s = unsafe { &*this };
+        s.spawning.fetch_add(1, SeqCst);
+        let r = if s.closed.load(SeqCst) {
+            flag.store(false, Release);
+            Err(SpawnError::Shutdown)
+        } else {
+            // The task is listed before it is scheduled: it cannot be released before.
+            // SAFETY: caller's contract: a claimed static slot, valid forever.
+            let h = unsafe { Self::start(this, cell, usize::MAX, flag, fut, name, true) };
+            Ok(h)
+        };
+        s.spawning.fetch_sub(1, SeqCst);
+        r
     }
 }
 
@@ -490,6 +598,7 @@ impl Builder {
             panic_policy: self.panic_policy,
             name: self.name,
             budget: self.budget,
+            pool_tasks: std::sync::Mutex::new(PoolList(ptr::null())),
             stats: UnsafeCell::new(Stats::default()),
         });
         // Boxed: timer futures keep a pointer to the reactor they are armed in, so it must
@@ -679,8 +788,36 @@ impl Executor {
                     }
                 }
             }
+            {
+                let l = s.pool_tasks.lock().unwrap_or_else(|e| e.into_inner());
+                let mut h = l.0;
+                while !h.is_null() {
+                    // SAFETY: listed tasks are live (they leave the list before release, under
+                    // this lock, which we hold); `cancel` only touches their state.
+                    let hr = unsafe { &*h };
+                    if hr.state.cancel() == task::state::Wake::Enqueue {
+                        s.local.push(h);
+                    }
+                    // SAFETY: as above.
+                    h = unsafe { (*hr.pool_links.get())[1] };
+                }
+            }
             while self.turn(usize::MAX) > 0 {}
-            if s.local.is_empty() && s.inbox.is_empty() {
+            // Finished pool tasks may stay listed (a JoinHandle still holds their output).
+            let pool_done = {
+                let l = s.pool_tasks.lock().unwrap_or_else(|e| e.into_inner());
+                let mut h = l.0;
+                let mut done = true;
+                while !h.is_null() {
+                    // SAFETY: listed tasks are live while we hold the lock.
+                    let hr = unsafe { &*h };
+                    done &= hr.state.load() & task::state::COMPLETE != 0;
+                    // SAFETY: as above.
+                    h = unsafe { (*hr.pool_links.get())[1] };
+                }
+                done
+            };
+            if s.local.is_empty() && s.inbox.is_empty() && pool_done {
                 break;
             }
         }
@@ -811,6 +948,18 @@ pub fn spawner() -> Option<Spawner> {
     // The reference just taken moves into the Spawner.
     let shared = NonNull::new(cur as *mut Shared).expect("checked non-null above");
     Some(Spawner { shared })
+}
+
+/// The executor of the current thread, for pool spawns.
+pub(crate) fn current_shared() -> Option<*const Shared> {
+    let cur = CURRENT.with(Cell::get);
+    (!cur.is_null()).then_some(cur)
+}
+
+impl Spawner {
+    pub(crate) fn shared_ptr(&self) -> *const Shared {
+        self.shared.as_ptr()
+    }
 }
 
 /// Spawns `fut` on the executor running the current task.

@@ -32,7 +32,13 @@ impl<F: Future> Cell<F> {
         drop_stage: drop_stage::<F>,
     };
 
-    pub(crate) fn new(future: F, shared: *const Shared, slot: usize, name: &'static str) -> Self {
+    pub(crate) fn new(
+        future: F,
+        shared: *const Shared,
+        slot: usize,
+        pool_flag: *const core::sync::atomic::AtomicBool,
+        name: &'static str,
+    ) -> Self {
         Cell {
             header: Header {
                 state: super::state::State::new_spawned(),
@@ -41,6 +47,8 @@ impl<F: Future> Cell<F> {
                 shared,
                 join_waker: UnsafeCell::new(None),
                 slot,
+                pool_flag,
+                pool_links: UnsafeCell::new([core::ptr::null(); 2]),
                 name,
                 deadline: core::sync::atomic::AtomicU64::new(0),
             },

@@ -7,15 +7,18 @@
 //! | [`cell`] | the typed slot layout and the per-future vtable |
 //! | [`waker`] | `Waker`s that are task pointers (one reference each) |
 //! | [`join`] | [`JoinHandle`], [`JoinError`] |
+//! | [`pool`] | static task pools for `#[evl::task(pool_size = N)]` functions |
 //!
 //! [`set_deadline`], [`clear_deadline`] and [`deadline`] act on the task being polled.
 
 pub(crate) mod cell;
 pub(crate) mod join;
+pub mod pool;
 pub(crate) mod state;
 pub(crate) mod waker;
 
 pub use join::{JoinError, JoinHandle};
+pub use pool::{task_pool_size, PoolSpawn, TaskFn, TaskPool, TaskPoolHolder};
 
 use core::sync::atomic::Ordering::Relaxed;
 
@@ -96,8 +99,12 @@ pub(crate) struct Header {
     /// The JoinHandle's waker; written only by the JoinHandle while JOIN_WAKER is clear,
     /// read by the executor only after it set COMPLETE and saw JOIN_WAKER.
     pub(crate) join_waker: UnsafeCell<Option<Waker>>,
-    /// The arena slot index, to free it.
+    /// The arena slot index, to free it (arena tasks).
     pub(crate) slot: usize,
+    /// The claim flag of the static pool slot holding the task (null for arena tasks).
+    pub(crate) pool_flag: *const core::sync::atomic::AtomicBool,
+    /// Links in the executor's list of live pool tasks (guarded by its `pool_tasks` lock).
+    pub(crate) pool_links: UnsafeCell<[*const Header; 2]>,
     /// A name for reports (panics, tracing).
     pub(crate) name: &'static str,
     /// EDF deadline in monotonic ns (0: none). Written by the task itself during its poll,
@@ -165,8 +172,20 @@ pub(crate) unsafe fn free(ptr: NonNull<Header>) {
     unsafe { (h.vtable.drop_stage)(ptr) };
     // SAFETY: exclusive access; the join waker is no longer read by anyone.
     unsafe { *h.join_waker.get() = None };
-    let (shared, slot) = (h.shared, h.slot);
-    // SAFETY: the header is plain data now (the stage is dropped); the slot goes back to the
-    // arena, which the task's Shared reference keeps alive until `release_slot` returns.
-    unsafe { Shared::release_slot(shared, slot) };
+    let (shared, slot, pool_flag) = (h.shared, h.slot, h.pool_flag);
+    if pool_flag.is_null() {
+        // SAFETY: the header is plain data now (the stage is dropped); the slot goes back to
+        // the arena, which the task's Shared reference keeps alive until `release_slot`
+        // returns.
+        unsafe { Shared::release_slot(shared, slot) };
+    } else {
+        // SAFETY: the executor outlives its tasks; the task is on its pool list until here.
+        unsafe { Shared::unlist_pooled(shared, ptr.as_ptr()) };
+        // SAFETY: the flag lives in a static pool; once cleared, a claimer may reuse the slot,
+        // and we touch it no more. Then the task's reference to its executor goes.
+        unsafe {
+            (*pool_flag).store(false, core::sync::atomic::Ordering::Release);
+            Shared::release_ref(shared);
+        }
+    }
 }
