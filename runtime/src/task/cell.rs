@@ -90,11 +90,28 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
         let waker = core::mem::ManuallyDrop::new(super::waker::borrowed(ptr));
         let mut cx = Context::from_waker(&waker);
         let _current = super::Polling::enter(ptr.as_ptr());
-        match catch_unwind(AssertUnwindSafe(|| fut.poll(&mut cx))) {
+        #[cfg(feature = "trace-polls")]
+        let (span, t0) = (
+            tracing::trace_span!(
+                "task.poll",
+                task = c.header.name,
+                poll_ns = tracing::field::Empty
+            ),
+            evl_reactor::now_ns(),
+        );
+        #[cfg(feature = "trace-polls")]
+        let entered = span.enter();
+        let r = match catch_unwind(AssertUnwindSafe(|| fut.poll(&mut cx))) {
             Ok(Poll::Pending) => None,
             Ok(Poll::Ready(out)) => Some(Ok(out)),
             Err(payload) => Some(Err(JoinError::panicked(c.header.name, payload))),
+        };
+        #[cfg(feature = "trace-polls")]
+        {
+            drop(entered);
+            span.record("poll_ns", evl_reactor::now_ns().saturating_sub(t0));
         }
+        r
     };
     match result {
         None => {
