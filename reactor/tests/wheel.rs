@@ -4,8 +4,6 @@
 //! limit; randomized mixed operations with fixed seeds; and no allocation once built.
 
 use evl_reactor::timer::{Entry, Full, Wheel};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap};
 use std::pin::Pin;
 use std::ptr::NonNull;
@@ -15,56 +13,10 @@ use std::task::{Wake, Waker};
 
 // ---- counting allocator: counts allocations made by the measuring thread only ----
 
-struct Counting;
-
-thread_local! {
-    static MEASURING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note_alloc() {
-    let _ = MEASURING.try_with(|m| {
-        if m.get() {
-            let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        }
-    });
-}
-
-// SAFETY: every call is forwarded unchanged to `System`, which upholds the GlobalAlloc
-// contract; the counting touches only const-initialised thread-locals (no allocation).
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_alloc();
-        // SAFETY: same contract as ours, forwarded.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` through us, with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_alloc();
-        // SAFETY: same contract as ours, forwarded.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_alloc();
-        // SAFETY: `ptr` came from `System` through us, with this layout.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use evl_alloc_count::allocations_with;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// How many allocations `f` made on this thread.
-fn allocations_in<R>(f: impl FnOnce() -> R) -> (usize, R) {
-    ALLOCS.with(|a| a.set(0));
-    MEASURING.with(|m| m.set(true));
-    let r = f();
-    MEASURING.with(|m| m.set(false));
-    (ALLOCS.with(|a| a.get()), r)
-}
+static ALLOCATOR: evl_alloc_count::CountingAlloc = evl_alloc_count::CountingAlloc;
 
 // ---- fixtures ----
 
@@ -769,7 +721,7 @@ fn steady_state_allocates_nothing() {
     let counter = Arc::new(CountWake::default());
     let waker = Waker::from(counter.clone());
     let mut rng = Rng(42);
-    let (allocs, fired) = allocations_in(|| {
+    let (allocs, fired) = allocations_with(|| {
         let mut fired = 0;
         let mut now = 0;
         for round in 0..20u64 {

@@ -4,59 +4,17 @@
 
 use evl::time::{self, Instant};
 use evl::Executor;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-struct Counting;
-
-thread_local! {
-    static ON: Cell<bool> = const { Cell::new(false) };
-    static COUNT: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: defers every operation to `System`; the bookkeeping touches only const-initialised
-// thread-locals, which never allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if ON.with(Cell::get) {
-            COUNT.with(|c| c.set(c.get() + 1));
-        }
-        // SAFETY: forwarded.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: forwarded.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if ON.with(Cell::get) {
-            COUNT.with(|c| c.set(c.get() + 1));
-        }
-        // SAFETY: forwarded.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
 #[global_allocator]
-static A: Counting = Counting;
-
-fn counting(on: bool) {
-    if on {
-        COUNT.with(|c| c.set(0));
-    }
-    ON.with(|o| o.set(on));
-}
+static ALLOCATOR: evl_alloc_count::CountingAlloc = evl_alloc_count::CountingAlloc;
 
 #[test]
 fn counting_allocator_sees_allocations() {
-    counting(true);
-    drop(std::hint::black_box(vec![0u8; 32]));
-    counting(false);
-    assert!(COUNT.with(Cell::get) >= 1);
+    assert!(evl_alloc_count::allocations_in(|| drop(std::hint::black_box(vec![0u8; 32]))) >= 1);
 }
 
 #[test]
@@ -106,14 +64,13 @@ fn steady_state_runtime_paths_allocate_nothing() {
             round().await;
             remote_wait().await;
         }
-        counting(true);
+        evl_alloc_count::start_counting();
         for _ in 0..100 {
             iv.tick().await.unwrap();
             round().await;
             remote_wait().await;
         }
-        counting(false);
-        COUNT.with(Cell::get)
+        evl_alloc_count::stop_counting()
     });
     let allocated = ex.block_on(task.unwrap()).unwrap();
     stop.store(true, SeqCst);
