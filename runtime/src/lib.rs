@@ -24,6 +24,7 @@ pub mod sync;
 pub mod task;
 pub mod time;
 
+pub use evl_macros::{main, task, test};
 pub use evl_reactor::core;
 pub use evl_reactor::core::{Backend, Clock, Error, ErrorKind, Result, Timestamp, Visibility};
 pub use executor::{spawn, spawner, Builder, Executor, PanicPolicy, SpawnError, Spawner, Stats};

@@ -1,0 +1,2 @@
+#[evl::main]
+async fn main<T: Default>() {}

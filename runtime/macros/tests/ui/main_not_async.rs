@@ -1,0 +1,2 @@
+#[evl::main]
+fn main() {}

@@ -1,0 +1,10 @@
+#[evl::main(priority = 0)]
+async fn zero() {}
+
+#[evl::main(priority = 100)]
+async fn hundred() {}
+
+#[evl::main(priority = "high")]
+async fn not_a_number() {}
+
+fn main() {}
