@@ -19,6 +19,7 @@
 //! | [`proxy`] | [`Proxy`]: non-blocking byte channel to an ordinary fd |
 //! | [`xbuf`] | [`Xbuf`]: bidirectional byte buffer between real-time and ordinary threads |
 //! | [`observable`] | [`Observable`]: publish/subscribe notifications with a backlog |
+//! | [`process`] | process-level calls of the upper layers: fd flags, termination signals |
 //! | [`name`] | element names, private/public [`Visibility`] |
 //! | [`error`] | the one [`Error`] type and its [`ErrorKind`]s |
 //!
@@ -34,6 +35,7 @@ pub mod mutex;
 pub mod name;
 pub mod observable;
 pub mod poll;
+pub mod process;
 pub mod proxy;
 pub mod sem;
 pub mod thread;

@@ -209,11 +209,11 @@ impl RuntimeBuilder {
                     drop(ex); // cancels what is left, on this thread
                     drop(attached);
                 })
-                .map_err(|e| {
-                    Error::from_errno(
-                        e.raw_os_error().unwrap_or(libc::EAGAIN),
+                .map_err(|_| {
+                    Error::new(
+                        ErrorKind::CapacityExceeded,
                         "Runtime::build",
-                        "cannot start an executor thread",
+                        "cannot start an executor thread (thread or memory limit reached?)",
                     )
                 })?;
             let started = rx.recv().unwrap_or_else(|_| {

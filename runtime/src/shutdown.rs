@@ -8,35 +8,32 @@
 use crate::core::{Doorbell, Result};
 use crate::readable::Readable;
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::OnceLock;
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
-static BELL_FD: AtomicI32 = AtomicI32::new(-1);
 static BELL: OnceLock<Doorbell> = OnceLock::new();
 
 fn bell() -> Result<&'static Doorbell> {
     if let Some(b) = BELL.get() {
         return Ok(b);
     }
-    let b = Doorbell::new()?;
-    let b = BELL.get_or_init(|| b);
-    BELL_FD.store(b.as_fd().as_raw_fd(), SeqCst);
+    // Made before get_or_init so that failure is an error, not a panic; a racing thread's
+    // extra bell is simply dropped.
+    let fresh = Doorbell::new()?;
+    let b = BELL.get_or_init(|| fresh);
     if REQUESTED.load(SeqCst) {
         b.ring(); // requested before the bell existed
     }
     Ok(b)
 }
 
-/// Asks every task to wind down (also what SIGINT/SIGTERM do). Async-signal-safe.
+/// Asks every task to wind down (also what SIGINT/SIGTERM do). Async-signal-safe: an atomic
+/// store, a lock-free look at the bell, and at most one `write(2)`.
 pub fn request() {
     REQUESTED.store(true, SeqCst);
-    let fd = BELL_FD.load(SeqCst);
-    if fd >= 0 {
-        let one = 1u64.to_ne_bytes();
-        // SAFETY: `fd` is the static doorbell's eventfd, open for the whole process; write is
-        // async-signal-safe and reads 8 bytes from `one`.
-        unsafe { libc::write(fd, one.as_ptr().cast(), 8) };
+    if let Some(b) = BELL.get() {
+        b.ring();
     }
 }
 
@@ -56,10 +53,9 @@ pub async fn requested() -> Result<()> {
     Readable::new(fd).await
 }
 
-extern "C" fn on_signal(sig: libc::c_int) {
+extern "C" fn on_signal(sig: i32) {
     request();
-    // SAFETY: signal() with SIG_DFL is async-signal-safe; the next signal ends the process.
-    unsafe { libc::signal(sig, libc::SIG_DFL) };
+    crate::core::process::restore_default_signal(sig);
 }
 
 /// Routes SIGINT and SIGTERM to [`request`] (once; later calls do nothing).
@@ -69,21 +65,5 @@ pub fn install_signal_handlers() -> Result<()> {
     if INSTALLED.swap(true, SeqCst) {
         return Ok(());
     }
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the handler only does async-signal-safe work (atomics, write, signal);
-        // the sigaction struct is fully initialised.
-        unsafe {
-            let mut sa: libc::sigaction = core::mem::zeroed();
-            sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
-            libc::sigemptyset(&mut sa.sa_mask);
-            sa.sa_flags = libc::SA_RESTART;
-            if libc::sigaction(sig, &sa, core::ptr::null_mut()) != 0 {
-                return Err(crate::core::Error::last_os_error(
-                    "evl::shutdown::install_signal_handlers",
-                    "",
-                ));
-            }
-        }
-    }
-    Ok(())
+    crate::core::process::on_terminate_signals(on_signal)
 }

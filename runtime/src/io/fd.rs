@@ -8,7 +8,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 use evl_reactor::Direction;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 
 /// An fd-owning object `T` registered with the reactor of the executor it was created in.
 ///
@@ -180,22 +180,7 @@ impl<T: AsFd> AsFd for AsyncFd<T> {
 
 /// Sets `O_NONBLOCK` on `fd`'s open file description.
 pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, op: &'static str) -> Result<()> {
-    // SAFETY: F_GETFL on a valid fd (borrowed for this call) reads its status flags.
-    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-    if flags < 0 {
-        return Err(Error::last_os_error(
-            op,
-            "cannot read the fd's status flags",
-        ));
-    }
-    if flags & libc::O_NONBLOCK != 0 {
-        return Ok(());
-    }
-    // SAFETY: F_SETFL on a valid fd with its own flags plus O_NONBLOCK; no memory is passed.
-    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) } != 0 {
-        return Err(Error::last_os_error(op, "cannot make the fd non-blocking"));
-    }
-    Ok(())
+    crate::core::process::set_nonblocking(fd).map_err(|e| Error::new(e.kind(), op, e.hint()))
 }
 
 /// Waits until an [`AsyncFd`] is ready in one direction; see [`AsyncFd::readable`].
