@@ -11,8 +11,25 @@
 //! | [`time`] | [`time::sleep`], [`time::timeout`], [`time::Interval`]: exact ns deadlines |
 //! | [`core`] | the EVL elements (re-export of `evl-core`) |
 //!
-//! Timers, fd readiness and `#[evl::main]` land with the reactor and macro work; `use evl::...`
-//! is meant to be the only import an application writes.
+//! `use evl::...` is meant to be the only import an application writes:
+//!
+//! ```no_run
+//! use evl::time::{self, MissedTicks};
+//! use std::time::Duration;
+//!
+//! #[evl::main(priority = 90, cpu = 1)]
+//! async fn main() -> evl::Result<()> {
+//!     let mut tick = time::interval(Duration::from_micros(1000))?.with_policy(MissedTicks::Skip);
+//!     while !evl::shutdown::is_requested() {
+//!         let t = tick.tick().await?; // exact ns deadline
+//!         if t.missed > 0 {
+//!             // t.lateness and t.missed tell how late this cycle is
+//!         }
+//!         // ... read sensors, compute, write actuators ...
+//!     }
+//!     Ok(())
+//! }
+//! ```
 
 pub mod executor;
 pub mod io;
