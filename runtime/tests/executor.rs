@@ -464,3 +464,44 @@ fn edf_runs_the_earliest_deadline_first_and_counts_late_polls() {
     assert!(ex.stats().late_polls >= 1);
     assert!(!evl::task::set_deadline(Instant::now()), "outside a task");
 }
+
+/// `PanicPolicy::Abort` ends the process: checked in a child process (this test binary,
+/// re-run with a filter), which must die of SIGABRT after reporting the panic.
+#[test]
+fn abort_policy_ends_the_process() {
+    use std::os::unix::process::ExitStatusExt;
+    if std::env::var_os("EVL_TEST_ABORT_CHILD").is_some() {
+        host();
+        let ex = Executor::builder()
+            .panic_policy(PanicPolicy::Abort)
+            .build()
+            .unwrap();
+        let _ = ex.block_on(async {
+            evl::spawn(async { panic!("fatal in control task") })
+                .unwrap()
+                .await
+        });
+        unreachable!("the panic policy must have aborted the process");
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "abort_policy_ends_the_process",
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .env("EVL_TEST_ABORT_CHILD", "1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGABRT),
+        "child: {:?}",
+        out.status
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("fatal in control task"),
+        "the panic is reported: {stderr}"
+    );
+}
