@@ -24,15 +24,23 @@ pub struct CountingAlloc;
 thread_local! {
     static MEASURING: Cell<bool> = const { Cell::new(false) };
     static ALLOCS: Cell<usize> = const { Cell::new(0) };
+    static TOTAL: Cell<u64> = const { Cell::new(0) };
 }
 
 fn note() {
     // try_with: allocations during thread teardown must not panic.
+    let _ = TOTAL.try_with(|t| t.set(t.get() + 1));
     let _ = MEASURING.try_with(|m| {
         if m.get() {
             let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
         }
     });
+}
+
+/// Every allocation this thread made since it started (always counted): programs report
+/// the difference across a measured loop.
+pub fn thread_total() -> u64 {
+    TOTAL.with(Cell::get)
 }
 
 // SAFETY: every call is forwarded unchanged to `System`, which upholds the GlobalAlloc
