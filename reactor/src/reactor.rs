@@ -6,7 +6,7 @@
 //!    next = wheel.next_deadline()          exact ns; re-arm the core timer fd only if changed
 //!    poll_set.wait(events)                 THE one blocking call (EVL: oob poll; host: epoll)
 //!    for each event:
-//!      timer fd  -> read expirations
+//!      timer fd  -> note it fired (the next turn's re-arm clears it: no read)
 //!      wake elem -> report `woken` (the executor drains its element)
 //!      fd token  -> mark readiness, take the waiting wakers
 //!    pop every timer with deadline <= now, wake it
@@ -87,6 +87,9 @@ pub struct Reactor {
     poll: PollSet,
     timer: Timer,
     armed: Cell<Option<u64>>,
+    /// The timer fd fired and was not read: it stays readable until re-armed or disarmed,
+    /// which the next turn does (one `timerfd_settime` instead of a read plus a re-arm).
+    fired: Cell<bool>,
     wheel: RefCell<Wheel>,
     io: RefCell<Registrations>,
     events: RefCell<[PollEvent; EVENTS]>,
@@ -140,6 +143,7 @@ impl Reactor {
             poll,
             timer,
             armed: Cell::new(None),
+            fired: Cell::new(false),
             wheel: RefCell::new(Wheel::new(cfg.timers, now_ns())),
             io: RefCell::new(Registrations::new(cfg.fds)),
             events: RefCell::new([PollEvent::default(); EVENTS]),
@@ -189,7 +193,8 @@ impl Reactor {
         let mut st = self.stats.get();
         st.turns += 1;
         let next = self.wheel.borrow_mut().next_deadline();
-        if next != self.armed.get() {
+        if next != self.armed.get() || self.fired.get() {
+            self.fired.set(false);
             match next {
                 Some(d) => self.timer.set(Start::At(Timestamp::from_nanos(d)), None)?,
                 None => self.timer.disarm()?,
@@ -214,8 +219,8 @@ impl Reactor {
         for ev in &events[..n] {
             match ev.token {
                 TOKEN_TIMER => {
-                    // Consume the expiration; the fd is one-shot, so it is disarmed now.
-                    let _ = self.timer.try_read();
+                    // Not read: the next turn re-arms or disarms it, which also clears it.
+                    self.fired.set(true);
                     self.armed.set(None);
                 }
                 TOKEN_WAKE => turn.woken = true,
