@@ -131,9 +131,13 @@ impl Timer {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {}
                 r => return r,
             }
-            if !sys::poll_one(self.as_fd(), libc::POLLIN, deadline, op)? {
-                return Err(Error::new(ErrorKind::TimedOut, op, ""));
-            }
+            sys::wait_ready(
+                self.as_fd(),
+                libc::POLLIN,
+                deadline,
+                op,
+                "the timer did not fire before the deadline",
+            )?;
         }
     }
 

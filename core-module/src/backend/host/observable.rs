@@ -317,20 +317,13 @@ impl Subscriber {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {}
                 r => return r,
             }
-            match sys::poll_one(self.sub.bell.fd(), libc::POLLIN, deadline, OP) {
-                Ok(true) => {}
-                Ok(false) => {
-                    if deadline.is_some_and(|d| Clock::Monotonic.now() >= d) {
-                        return Err(Error::new(
-                            ErrorKind::TimedOut,
-                            OP,
-                            "no notification came before the deadline",
-                        ));
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+            sys::wait_ready(
+                self.sub.bell.fd(),
+                libc::POLLIN,
+                deadline,
+                OP,
+                "no notification came before the deadline",
+            )?;
         }
     }
 

@@ -230,31 +230,45 @@ pub(crate) fn owned_fd(rc: RawFd, op: &'static str, hint: &'static str) -> Resul
     Ok(unsafe { OwnedFd::from_raw_fd(rc) })
 }
 
-/// Waits until `fd` reports one of `events` or the absolute monotonic deadline passes.
-/// Returns `Ok(false)` on timeout.
-pub(crate) fn poll_one(
+/// Waits until `fd` reports one of `events`, or fails with [`ErrorKind::TimedOut`] (with
+/// `timeout_hint`) once the absolute monotonic `deadline` has passed. A wait interrupted by
+/// a signal resumes; a relative ppoll timeout that ends a hair early is resumed too (the
+/// clock decides, never the rounding).
+pub(crate) fn wait_ready(
     fd: BorrowedFd<'_>,
     events: libc::c_short,
     deadline: Option<Timestamp>,
     op: &'static str,
-) -> Result<bool> {
-    let mut pfd = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events,
-        revents: 0,
-    };
-    let rel = deadline.map(|d| {
-        crate::time::duration_to_timespec(d.saturating_duration_since(Clock::Monotonic.now()))
-    });
-    let rel_ptr = rel
-        .as_ref()
-        .map_or(core::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: one valid pollfd, a null-or-valid timeout, no signal mask change.
-    let rc = unsafe { libc::ppoll(&mut pfd, 1, rel_ptr, core::ptr::null()) };
-    match rc {
-        0 => Ok(false),
-        n if n > 0 => Ok(true),
-        _ => Err(Error::last_os_error(op, "")),
+    timeout_hint: &'static str,
+) -> Result<()> {
+    loop {
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events,
+            revents: 0,
+        };
+        let rel = deadline.map(|d| {
+            crate::time::duration_to_timespec(d.saturating_duration_since(Clock::Monotonic.now()))
+        });
+        let rel_ptr = rel
+            .as_ref()
+            .map_or(core::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: one valid pollfd, a null-or-valid timeout, no signal mask change.
+        let rc = unsafe { libc::ppoll(&mut pfd, 1, rel_ptr, core::ptr::null()) };
+        match rc {
+            n if n > 0 => return Ok(()),
+            0 => {
+                if deadline.is_some_and(|d| Clock::Monotonic.now() >= d) {
+                    return Err(Error::new(ErrorKind::TimedOut, op, timeout_hint));
+                }
+            }
+            _ => {
+                let e = errno();
+                if e != libc::EINTR {
+                    return Err(Error::from_errno(e, op, ""));
+                }
+            }
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use super::shm::public_path;
 use super::sys;
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::Name;
-use crate::time::{Clock, Timestamp};
+use crate::time::Timestamp;
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -284,21 +284,13 @@ impl End {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {}
                 r => return r,
             }
-            match sys::poll_one(self.read_fd(), libc::POLLIN, deadline, OP) {
-                Ok(true) => {}
-                Ok(false) => {
-                    // ppoll's relative timeout may end a hair early: trust the clock.
-                    if deadline.is_some_and(|d| Clock::Monotonic.now() >= d) {
-                        return Err(Error::new(
-                            ErrorKind::TimedOut,
-                            OP,
-                            "nothing came from the other side before the deadline",
-                        ));
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+            sys::wait_ready(
+                self.read_fd(),
+                libc::POLLIN,
+                deadline,
+                OP,
+                "nothing came from the other side before the deadline",
+            )?;
         }
     }
 
