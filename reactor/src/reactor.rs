@@ -159,7 +159,13 @@ impl Reactor {
     }
 
     /// Makes this reactor current on this thread until the guard drops.
-    pub fn enter(&self) -> Enter<'_> {
+    ///
+    /// # Safety
+    /// The guard must be dropped, not leaked (`mem::forget`), before the reactor is dropped;
+    /// and the reactor must not move or be dropped while a timer armed through it is armed
+    /// (timer futures keep its address). The executor upholds both: its reactor is boxed,
+    /// dropped last, and entered only within `block_on` and shutdown.
+    pub unsafe fn enter(&self) -> Enter<'_> {
         let prev = CURRENT.with(|c| c.replace(self));
         Enter {
             prev,
@@ -190,6 +196,13 @@ impl Reactor {
     /// One turn: re-arm the timer fd if the earliest deadline changed, wait (or look) once,
     /// dispatch what is ready, fire due timers.
     pub fn turn(&self, wait: Wait) -> Result<Turn> {
+        self.turn_then(wait, || ())
+    }
+
+    /// As [`turn`](Reactor::turn), calling `after_wait` as soon as the wait returns, before
+    /// anything ready is dispatched: an executor marks itself running there, so the wakes
+    /// the dispatch makes on its own thread need no doorbell.
+    pub fn turn_then(&self, wait: Wait, after_wait: impl FnOnce()) -> Result<Turn> {
         let mut st = self.stats.get();
         st.turns += 1;
         let next = self.wheel.borrow_mut().next_deadline();
@@ -214,8 +227,12 @@ impl Reactor {
         let n = match self.poll.wait(&mut events[..], deadline) {
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => 0,
-            Err(e) => return Err(e),
+            Err(e) => {
+                after_wait();
+                return Err(e);
+            }
         };
+        after_wait();
         for ev in &events[..n] {
             match ev.token {
                 TOKEN_TIMER => {

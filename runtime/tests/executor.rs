@@ -505,3 +505,41 @@ fn abort_policy_ends_the_process() {
         "the panic is reported: {stderr}"
     );
 }
+
+#[test]
+fn a_panicking_drop_is_contained_at_cancel_and_completion() {
+    host();
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("drop bomb");
+        }
+    }
+    let ex = Executor::new().unwrap();
+    let h = ex
+        .spawn(async {
+            let _b = Bomb;
+            std::future::pending::<()>().await
+        })
+        .unwrap();
+    ex.block_on(evl::yield_now());
+    h.abort();
+    let r = ex.block_on(h);
+    assert!(matches!(r, Err(JoinError::Cancelled)), "{r:?}");
+    // An output nobody reads, whose drop panics.
+    drop(ex.spawn(async { Bomb }).unwrap());
+    ex.block_on(async {
+        evl::yield_now().await;
+        evl::yield_now().await;
+    });
+    assert_eq!(ex.tasks(), 0);
+    assert_eq!(ex.stats().panicked, 2, "both drops were reported");
+}
+
+#[test]
+#[should_panic(expected = "block_on called from inside a block_on")]
+fn nested_block_on_is_refused() {
+    host();
+    let ex = Executor::new().unwrap();
+    ex.block_on(async { ex.block_on(async {}) });
+}

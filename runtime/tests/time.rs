@@ -199,3 +199,37 @@ fn spawn_with_runs_a_timer_task_from_another_thread() {
     .unwrap();
     assert_eq!(ex.block_on(h).unwrap(), 6);
 }
+
+#[test]
+fn a_timer_wake_costs_one_blocking_wait() {
+    host();
+    let ex = Executor::new().unwrap();
+    ex.block_on(async {
+        for _ in 0..50 {
+            time::sleep(ms(1)).await.unwrap();
+        }
+    });
+    let st = ex.reactor().stats();
+    // One wait per sleep (a few spare for the machine); a wake that rang the doorbell on
+    // its own executor would make it two.
+    assert!(st.blocking <= 55, "{st:?}");
+    assert!(st.blocking >= 50, "{st:?}");
+}
+
+#[test]
+fn a_main_future_spinning_on_yield_does_not_starve_timers() {
+    host();
+    let ex = Executor::new().unwrap();
+    ex.block_on(async {
+        let done = std::rc::Rc::new(std::cell::Cell::new(false));
+        let d2 = done.clone();
+        let _h = evl::spawn(async move {
+            time::sleep(ms(10)).await.unwrap();
+            d2.set(true);
+        })
+        .unwrap();
+        while !done.get() {
+            evl::yield_now().await;
+        }
+    });
+}

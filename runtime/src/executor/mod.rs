@@ -261,7 +261,8 @@ impl Shared {
         let s = unsafe { &*this };
         if Self::is_current(this) && !LOCAL_BUSY.with(Cell::get) {
             s.local.push(task.as_ptr());
-            // Only a signal handler can find its own executor parked: make it look again.
+            // Parked means blocked in (or about to enter) the reactor's wait: only a signal
+            // handler on this thread can get here then; make the executor look again.
             compiler_fence(SeqCst);
             if s.parker.is_parked() {
                 s.notify();
@@ -669,9 +670,11 @@ impl Executor {
     pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
         let this = self.shared.as_ptr() as *const Shared;
         let prev = CURRENT.with(|c| c.replace(this));
+        // A nested block_on would block the executor thread inside one of its own polls
+        // (and steal the outer main future's wakes).
         assert!(
-            prev.is_null() || prev == this,
-            "block_on inside another executor's block_on on the same thread"
+            prev.is_null(),
+            "block_on called from inside a block_on on this thread: await the future instead"
         );
         struct Restore(*const Shared);
         impl Drop for Restore {
@@ -681,7 +684,9 @@ impl Executor {
         }
         let _restore = Restore(prev);
         // Declared before the future: dropped after it, so timers it armed can disarm.
-        let _enter = self.reactor.enter();
+        // SAFETY: the guard is a local dropped at the end of this call; the reactor is boxed
+        // (never moves) and outlives every armed timer (it is dropped last, after shutdown).
+        let _enter = unsafe { self.reactor.enter() };
         let mut fut = pin!(fut);
         Shared::ref_inc(this);
         // SAFETY: the waker owns the reference just taken.
@@ -698,8 +703,9 @@ impl Executor {
             let polls = self.turn(s.budget);
             if s.local.is_empty() && !s.main_woken.load(SeqCst) && s.inbox.is_empty() {
                 self.park();
-            } else if polls == s.budget {
-                // Busy: serve timers and fds without blocking.
+            } else if polls == s.budget || polls == 0 {
+                // Busy (a full budget, or only the main future keeps waking itself): serve
+                // timers and fds without blocking.
                 self.reactor_turn(Wait::Poll);
             }
         }
@@ -749,7 +755,10 @@ impl Executor {
 
     /// One reactor turn; drains the wake element when it was posted.
     fn reactor_turn(&self, wait: Wait) {
-        match self.reactor.turn(wait) {
+        let s = self.s();
+        // Running again as soon as the wait returns: the timers and fds it dispatches wake
+        // tasks on this thread, which then need no doorbell ring.
+        match self.reactor.turn_then(wait, || s.parker.unparked()) {
             Ok(t) => {
                 if t.woken {
                     self.s().wake.drain();
@@ -774,7 +783,8 @@ impl Executor {
             std::thread::yield_now();
         }
         let prev = CURRENT.with(|c| c.replace(this));
-        let _enter = self.reactor.enter();
+        // SAFETY: as in block_on: a local guard, a boxed reactor that outlives its timers.
+        let _enter = unsafe { self.reactor.enter() };
         // Cancel every live task, then run until the queues are empty: each cancelled task
         // is polled once more, which drops its future on this thread.
         loop {

@@ -129,11 +129,17 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
                 unsafe { Shared::report(c.header.shared, e) };
             }
             // Drop the future now (its resources go back at once), then publish the output.
-            *stage = Stage::Finished(out);
+            // SAFETY: the stage is ours (RUNNING) and the executor outlives its running tasks.
+            unsafe {
+                replace_contained(stage, Stage::Finished(out), c.header.name, c.header.shared)
+            };
             let prev = c.header.state.complete();
             if prev & JOIN_INTEREST == 0 {
                 // Nobody will read it.
-                *stage = Stage::Consumed;
+                // SAFETY: as above.
+                unsafe {
+                    replace_contained(stage, Stage::Consumed, c.header.name, c.header.shared)
+                };
             } else if prev & JOIN_WAKER != 0 {
                 // SAFETY: JOIN_WAKER was set before COMPLETE: the JoinHandle wrote the waker
                 // and will not touch it again (its state updates fail on COMPLETE).
@@ -147,6 +153,32 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
                 unsafe { super::free(ptr) };
             }
         }
+    }
+}
+
+/// Replaces the stage, dropping what it held (the future, or an output nobody reads) *in
+/// place* — the future is pinned in its slot: timers and waiters it armed point into it — and
+/// without letting a panicking `Drop` unwind into the executor: that is reported like a task
+/// panic, and the stage is then overwritten as if the drop had finished.
+///
+/// # Safety
+/// Called on the executor thread during a poll, with exclusive access to `stage`; `shared`
+/// is the task's live executor.
+unsafe fn replace_contained<F: Future>(
+    stage: &mut Stage<F>,
+    new: Stage<F>,
+    name: &'static str,
+    shared: *const Shared,
+) {
+    let p: *mut Stage<F> = stage;
+    // SAFETY: exclusive access; the old value is dropped exactly once, here, where it lies.
+    let r = catch_unwind(AssertUnwindSafe(|| unsafe { core::ptr::drop_in_place(p) }));
+    // SAFETY: the old value is gone (dropped, or abandoned by a panicking Drop): overwrite
+    // without dropping it again.
+    unsafe { core::ptr::write(p, new) };
+    if let Err(payload) = r {
+        // SAFETY: caller's contract.
+        unsafe { Shared::report(shared, &JoinError::panicked(name, payload)) };
     }
 }
 
@@ -174,6 +206,16 @@ unsafe fn read_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
 unsafe fn drop_stage<F: Future>(ptr: NonNull<Header>) {
     // SAFETY: caller's contract: a live Cell<F> accessed exclusively.
     let c = unsafe { cell::<F>(ptr) };
-    // SAFETY: exclusive access.
-    unsafe { core::ptr::drop_in_place(c.stage.get()) };
+    // A panicking Drop must not unwind out of a waker drop or the executor: the stage is
+    // given up (partly dropped at worst) and the slot is released all the same.
+    // SAFETY: exclusive access; the stage is dropped exactly once, here.
+    let r = catch_unwind(AssertUnwindSafe(|| unsafe {
+        core::ptr::drop_in_place(c.stage.get())
+    }));
+    if r.is_err() {
+        tracing::error!(
+            task = c.header.name,
+            "a task's future or output panicked while being dropped"
+        );
+    }
 }
