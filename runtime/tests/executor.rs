@@ -543,3 +543,50 @@ fn nested_block_on_is_refused() {
     let ex = Executor::new().unwrap();
     ex.block_on(async { ex.block_on(async {}) });
 }
+
+#[test]
+fn shutdown_racing_remote_wakes_and_spawns_finishes_every_task() {
+    host();
+    for _ in 0..30 {
+        let ex = Executor::new().unwrap();
+        let wakers: Arc<Mutex<Vec<Waker>>> = Arc::default();
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let w = wakers.clone();
+                ex.spawn(poll_fn(move |cx| {
+                    w.lock().unwrap().push(cx.waker().clone());
+                    Poll::<()>::Pending
+                }))
+                .unwrap()
+            })
+            .collect();
+        ex.block_on(evl::yield_now());
+        let stop = Arc::new(AtomicBool::new(false));
+        let sp = ex.spawner();
+        let (w2, s2) = (wakers.clone(), stop.clone());
+        let storm = std::thread::spawn(move || {
+            let mut spawned = Vec::new();
+            while !s2.load(SeqCst) {
+                let ws: Vec<Waker> = w2.lock().unwrap().drain(..).collect();
+                ws.iter().for_each(Waker::wake_by_ref);
+                if let Ok(h) = sp.spawn(async {}) {
+                    spawned.push(h);
+                }
+                std::thread::yield_now();
+            }
+            spawned
+        });
+        std::thread::sleep(Duration::from_millis(2));
+        drop(ex); // shutdown while wakes and spawns are in flight
+        stop.store(true, SeqCst);
+        let spawned = storm.join().unwrap();
+        assert!(
+            handles.iter().all(|h| h.is_finished()),
+            "a task was left behind"
+        );
+        assert!(
+            spawned.iter().all(|h| h.is_finished()),
+            "a spawned task was left behind"
+        );
+    }
+}

@@ -353,7 +353,7 @@ impl Shared {
         }
         s.spawning.fetch_add(1, SeqCst);
         let r = Self::spawn_into_slot(this, s, fut, name);
-        s.spawning.fetch_sub(1, SeqCst);
+        s.spawn_done();
         r
     }
 
@@ -470,8 +470,16 @@ impl Shared {
             let h = unsafe { Self::start(this, cell, usize::MAX, flag, fut, name, true) };
             Ok(h)
         };
-        s.spawning.fetch_sub(1, SeqCst);
+        s.spawn_done();
         r
+    }
+
+    /// Ends a spawn; the last one to finish while the executor shuts down rings it (its
+    /// shutdown waits for spawns in flight on the doorbell).
+    fn spawn_done(&self) {
+        if self.spawning.fetch_sub(1, SeqCst) == 1 && self.closed.load(SeqCst) {
+            self.notify();
+        }
     }
 }
 
@@ -775,63 +783,78 @@ impl Executor {
         &self.reactor
     }
 
+    /// Cancels every live task and runs until each one is complete. A wake or a spawn
+    /// still half-way on another thread is waited for on the doorbell (it rings when it
+    /// lands), never spun on: a preempted lower-priority waker must get to finish.
     fn shutdown(&self) {
         let s = self.s();
         let this = self.shared.as_ptr() as *const Shared;
         s.closed.store(true, SeqCst);
-        while s.spawning.load(SeqCst) != 0 {
-            std::thread::yield_now();
-        }
+        s.main_woken.store(false, SeqCst);
         let prev = CURRENT.with(|c| c.replace(this));
         // SAFETY: as in block_on: a local guard, a boxed reactor that outlives its timers.
         let _enter = unsafe { self.reactor.enter() };
-        // Cancel every live task, then run until the queues are empty: each cancelled task
-        // is polled once more, which drops its future on this thread.
         loop {
-            for idx in 0..s.arena.capacity() {
-                if s.arena.is_ready(idx) {
-                    let h = s.arena.slot_ptr(idx) as *const Header;
-                    // SAFETY: a ready slot holds a live task; `cancel` only touches state.
-                    let hr = unsafe { &*h };
-                    if hr.state.cancel() == task::state::Wake::Enqueue {
-                        s.local.push(h);
-                    }
-                }
-            }
-            {
-                let l = s.pool_tasks.lock().unwrap_or_else(|e| e.into_inner());
-                let mut h = l.0;
-                while !h.is_null() {
-                    // SAFETY: listed tasks are live (they leave the list before release, under
-                    // this lock, which we hold); `cancel` only touches their state.
-                    let hr = unsafe { &*h };
-                    if hr.state.cancel() == task::state::Wake::Enqueue {
-                        s.local.push(h);
-                    }
-                    // SAFETY: as above.
-                    h = unsafe { (*hr.pool_links.get())[1] };
-                }
-            }
+            self.cancel_all();
+            // Each cancelled task is polled once more, which drops its future on this thread.
             while self.turn(usize::MAX) > 0 {}
-            // Finished pool tasks may stay listed (a JoinHandle still holds their output).
-            let pool_done = {
-                let l = s.pool_tasks.lock().unwrap_or_else(|e| e.into_inner());
-                let mut h = l.0;
-                let mut done = true;
-                while !h.is_null() {
-                    // SAFETY: listed tasks are live while we hold the lock.
-                    let hr = unsafe { &*h };
-                    done &= hr.state.load() & task::state::COMPLETE != 0;
-                    // SAFETY: as above.
-                    h = unsafe { (*hr.pool_links.get())[1] };
-                }
-                done
-            };
-            if s.local.is_empty() && s.inbox.is_empty() && pool_done {
+            if s.spawning.load(SeqCst) == 0
+                && s.local.is_empty()
+                && s.inbox.is_empty()
+                && self.all_complete()
+            {
                 break;
             }
+            self.park();
         }
         CURRENT.with(|c| c.set(prev));
+    }
+
+    /// Asks every live task (arena and static pools) to stop; queues the idle ones.
+    fn cancel_all(&self) {
+        let s = self.s();
+        for idx in 0..s.arena.capacity() {
+            if s.arena.is_ready(idx) {
+                let h = s.arena.slot_ptr(idx) as *const Header;
+                // SAFETY: a ready slot holds a live task; `cancel` only touches state.
+                if unsafe { &*h }.state.cancel() == task::state::Wake::Enqueue {
+                    s.local.push(h);
+                }
+            }
+        }
+        let l = s.pool_tasks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut h = l.0;
+        while !h.is_null() {
+            // SAFETY: listed tasks are live (they leave the list before release, under this
+            // lock, which we hold); `cancel` only touches their state.
+            let hr = unsafe { &*h };
+            if hr.state.cancel() == task::state::Wake::Enqueue {
+                s.local.push(h);
+            }
+            // SAFETY: as above.
+            h = unsafe { (*hr.pool_links.get())[1] };
+        }
+    }
+
+    /// Whether every task still holding a slot (arena or pool) has completed.
+    fn all_complete(&self) -> bool {
+        let s = self.s();
+        let done = |h: *const Header| {
+            // SAFETY: callers pass live tasks (ready arena slots, listed pool tasks).
+            unsafe { &*h }.state.load() & task::state::COMPLETE != 0
+        };
+        let arena_done = (0..s.arena.capacity())
+            .filter(|&i| s.arena.is_ready(i))
+            .all(|i| done(s.arena.slot_ptr(i) as *const Header));
+        let l = s.pool_tasks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut h = l.0;
+        let mut pool_done = true;
+        while !h.is_null() {
+            pool_done &= done(h);
+            // SAFETY: listed tasks are live while we hold the lock.
+            h = unsafe { (*(*h).pool_links.get())[1] };
+        }
+        arena_done && pool_done
     }
 }
 
