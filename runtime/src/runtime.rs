@@ -199,13 +199,23 @@ impl RuntimeBuilder {
                         Ok(ex) => ex,
                         Err(e) => return drop(tx.send(Err(e))),
                     };
+                    // Register the stop wait before reporting success, so that a failure
+                    // (e.g. no fd registration slot) comes back from build(), not later.
+                    let fd = stop.as_fd().as_raw_fd();
+                    let mut stop_wait = Box::pin(Readable::new(fd));
+                    let first = ex.block_on(core::future::poll_fn(|cx| {
+                        core::task::Poll::Ready(stop_wait.as_mut().poll(cx))
+                    }));
+                    if let core::task::Poll::Ready(Err(e)) = first {
+                        return drop(tx.send(Err(e)));
+                    }
                     if tx.send(Ok(ex.spawner())).is_err() {
                         return;
                     }
-                    let fd = stop.as_fd().as_raw_fd();
-                    // Runs tasks until the runtime stops; a failed wait (no reactor) cannot
-                    // happen here: this is the executor's own block_on.
-                    let _ = ex.block_on(Readable::new(fd));
+                    // Runs tasks until the runtime stops.
+                    if let Err(e) = ex.block_on(stop_wait) {
+                        tracing::error!(executor = name, "executor stop wait failed: {e}");
+                    }
                     drop(ex); // cancels what is left, on this thread
                     drop(attached);
                 })

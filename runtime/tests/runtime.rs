@@ -167,3 +167,13 @@ fn executor_threads_get_their_scheduling_policy() {
     assert_eq!(pol, (libc::SCHED_FIFO, 20));
     let _ = SchedPolicy::Other;
 }
+
+#[test]
+fn an_executor_that_cannot_wait_for_its_stop_signal_fails_the_build() {
+    let e = builder()
+        .main(cfg("m6"))
+        .executor(cfg("nofd").fds(0))
+        .build()
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::CapacityExceeded, "{e}");
+}

@@ -54,7 +54,7 @@
 mod element;
 mod fd;
 mod proxy;
-mod registration;
+pub(crate) mod registration;
 mod stream;
 mod xbuf;
 
