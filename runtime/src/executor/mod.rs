@@ -9,7 +9,10 @@
 //! atomics beyond the task state); tasks woken elsewhere go through the inbox, and the
 //! executor's wake element (an evl-core [`Doorbell`]) is rung only if the executor is
 //! parked. Every step of a wake (task state CAS, inbox CAS, parker swap, one `write(2)`) is
-//! lock-free and async-signal-safe, so a task may be woken from a signal handler. When nothing is runnable the executor makes one blocking call: a turn of its
+//! lock-free and async-signal-safe, so a task may be woken from a signal handler with
+//! `Waker::wake_by_ref` — on a waker that is not the task's last reference: dropping the last
+//! one (or `wake` by value on it) may release the task, which runs its `Drop` code and is not
+//! async-signal-safe. When nothing is runnable the executor makes one blocking call: a turn of its
 //! [`Reactor`], which waits on timers, registered fds and the wake element at once. A busy
 //! executor looks at its reactor without blocking after every `budget` polls, so timers and
 //! fds are served even when tasks keep each other runnable.
@@ -25,7 +28,7 @@ use core::future::Future;
 use core::marker::PhantomData;
 use core::pin::pin;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{compiler_fence, AtomicBool, AtomicUsize, Ordering::*};
+use core::sync::atomic::{compiler_fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering::*};
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use evl_reactor::core::{Doorbell, Error as CoreError};
 use evl_reactor::{Config as ReactorConfig, Reactor, Wait};
@@ -89,8 +92,10 @@ impl std::error::Error for SpawnError {}
 
 /// The intrusive FIFO of tasks runnable on the executor thread.
 struct LocalQueue {
-    head: Cell<*const Header>,
-    tail: Cell<*const Header>,
+    // Atomics (Relaxed: plain loads and stores) rather than Cells: a signal handler on this
+    // thread may read them, and only atomics make that formally race-free.
+    head: AtomicPtr<Header>,
+    tail: AtomicPtr<Header>,
     /// Keep the queue in deadline order (earliest first; no deadline last; FIFO among
     /// equals) instead of FIFO.
     edf: bool,
@@ -109,7 +114,7 @@ thread_local! {
     /// Set while the executor thread is inside a local-queue operation: a signal handler
     /// that wakes a task on this thread then takes the inbox path instead of touching the
     /// half-updated queue.
-    static LOCAL_BUSY: Cell<bool> = const { Cell::new(false) };
+    static LOCAL_BUSY: AtomicBool = const { AtomicBool::new(false) };
 }
 
 /// Marks the local queue busy for the guard's life (compiler fences keep the flag ordered
@@ -118,7 +123,7 @@ struct Busy;
 
 impl Busy {
     fn enter() -> Busy {
-        LOCAL_BUSY.with(|b| b.set(true));
+        LOCAL_BUSY.with(|b| b.store(true, Relaxed));
         compiler_fence(SeqCst);
         Busy
     }
@@ -127,7 +132,7 @@ impl Busy {
 impl Drop for Busy {
     fn drop(&mut self) {
         compiler_fence(SeqCst);
-        LOCAL_BUSY.with(|b| b.set(false));
+        LOCAL_BUSY.with(|b| b.store(false, Relaxed));
     }
 }
 
@@ -137,18 +142,21 @@ impl LocalQueue {
         // SAFETY: `h` is a live task in no other queue (SCHEDULED protocol); only the
         // executor thread touches the local queue and the links of tasks in it.
         unsafe { *(*h).next.get() = ptr::null() };
-        if self.edf && !self.tail.get().is_null() && edf_key(self.tail.get()) > edf_key(h) {
+        if self.edf
+            && !self.tail.load(Relaxed).is_null()
+            && edf_key(self.tail.load(Relaxed)) > edf_key(h)
+        {
             self.insert_sorted(h);
             return;
         }
-        let tail = self.tail.get();
+        let tail = self.tail.load(Relaxed);
         if tail.is_null() {
-            self.head.set(h);
+            self.head.store(h as *mut Header, Relaxed);
         } else {
             // SAFETY: as above; `tail` is a live queued task.
             unsafe { *(*tail).next.get() = h };
         }
-        self.tail.set(h);
+        self.tail.store(h as *mut Header, Relaxed);
     }
 
     /// Inserts `h` before the first task with a later deadline: O(runnable tasks), which an
@@ -156,7 +164,7 @@ impl LocalQueue {
     fn insert_sorted(&self, h: *const Header) {
         let key = edf_key(h);
         let mut prev: *const Header = ptr::null();
-        let mut cur = self.head.get();
+        let mut cur: *const Header = self.head.load(Relaxed);
         while !cur.is_null() && edf_key(cur) <= key {
             prev = cur;
             // SAFETY: queued tasks are live; their links belong to this queue.
@@ -165,30 +173,30 @@ impl LocalQueue {
         // SAFETY: as above; `h` is ours to link.
         unsafe { *(*h).next.get() = cur };
         if prev.is_null() {
-            self.head.set(h);
+            self.head.store(h as *mut Header, Relaxed);
         } else {
             // SAFETY: as above.
             unsafe { *(*prev).next.get() = h };
         }
         if cur.is_null() {
-            self.tail.set(h);
+            self.tail.store(h as *mut Header, Relaxed);
         }
     }
 
     fn pop(&self) -> Option<NonNull<Header>> {
         let _busy = Busy::enter();
-        let h = NonNull::new(self.head.get() as *mut Header)?;
+        let h = NonNull::new(self.head.load(Relaxed))?;
         // SAFETY: a queued task is live; its link belongs to this queue.
         let next = unsafe { *h.as_ref().next.get() };
-        self.head.set(next);
+        self.head.store(next as *mut Header, Relaxed);
         if next.is_null() {
-            self.tail.set(ptr::null());
+            self.tail.store(ptr::null_mut(), Relaxed);
         }
         Some(h)
     }
 
     fn is_empty(&self) -> bool {
-        self.head.get().is_null()
+        self.head.load(Relaxed).is_null()
     }
 }
 
@@ -259,7 +267,7 @@ impl Shared {
     pub(crate) unsafe fn schedule(this: *const Shared, task: NonNull<Header>) {
         // SAFETY: alive per the caller.
         let s = unsafe { &*this };
-        if Self::is_current(this) && !LOCAL_BUSY.with(Cell::get) {
+        if Self::is_current(this) && !LOCAL_BUSY.with(|b| b.load(Relaxed)) {
             s.local.push(task.as_ptr());
             // Parked means blocked in (or about to enter) the reactor's wait: only a signal
             // handler on this thread can get here then; make the executor look again.
@@ -597,8 +605,8 @@ impl Builder {
             parker: Parker::new(),
             wake: Doorbell::new()?,
             local: LocalQueue {
-                head: Cell::new(ptr::null()),
-                tail: Cell::new(ptr::null()),
+                head: AtomicPtr::new(ptr::null_mut()),
+                tail: AtomicPtr::new(ptr::null_mut()),
                 edf: self.edf,
             },
             main_woken: AtomicBool::new(false),
