@@ -94,14 +94,24 @@ fn shutdown_cancels_pool_tasks_and_frees_their_slot() {
     assert!(matches!(ex2.block_on(h2), Err(JoinError::Cancelled)));
 }
 
+async fn triple(x: u32) -> u32 {
+    x * 3
+}
+
+/// Its own pool: tests run in parallel, and the `double` pool is filled by another test.
+fn triple_task(x: u32) -> PoolSpawn<impl std::future::Future<Output = u32> + 'static> {
+    static POOL: TaskPoolHolder<{ evl::task::task_pool_size::<_, _, _, 1>(triple) }> =
+        TaskPoolHolder::new();
+    // SAFETY: sized for `triple` and 1 slot.
+    unsafe { POOL.pool::<_, _, _, 1>(triple) }.spawner(triple(x), "triple")
+}
+
 #[test]
 fn pool_tasks_spawn_onto_another_executor() {
     host();
     let ex = Executor::new().unwrap();
     let sp = ex.spawner();
-    let gate = Arc::new(AtomicBool::new(true));
-    let g2 = gate.clone();
-    let h = std::thread::spawn(move || double_task(21, g2).spawn_on(&sp).unwrap())
+    let h = std::thread::spawn(move || triple_task(14).spawn_on(&sp).unwrap())
         .join()
         .unwrap();
     assert_eq!(ex.block_on(h).unwrap(), 42);
