@@ -172,6 +172,8 @@ impl Monitor {
                 } else {
                     None
                 };
+                // Openers see the element only once its bell exists.
+                state.publish();
                 (state, bell)
             }
         };

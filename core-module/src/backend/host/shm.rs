@@ -123,8 +123,14 @@ impl<T: SharedState> Shared<T> {
         };
         init(shared.get());
         shared.get().header().kind.store(kind, Ordering::Relaxed);
-        shared.get().header().magic.store(READY, Ordering::Release);
+        // Not ready yet: the caller publishes once everything an opener needs (its bell)
+        // exists.
         Ok(shared)
+    }
+
+    /// Makes a public block created by [`Shared::create_public`] visible to openers.
+    pub(crate) fn publish(&self) {
+        self.get().header().magic.store(READY, Ordering::Release);
     }
 
     /// Opens the public block `class`/`name`, checking it is of `kind`.
@@ -143,15 +149,24 @@ impl<T: SharedState> Shared<T> {
             op,
             "no public element by this name: create it first, or check the name",
         )?;
-        let mut st = core::mem::MaybeUninit::<libc::stat>::uninit();
-        // SAFETY: `st` is a writable stat buffer; fstat fills it on success.
-        if unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) } != 0 {
-            return Err(Error::last_os_error(op, ""));
-        }
-        // SAFETY: fstat returned 0, so `st` is initialised.
-        let st = unsafe { st.assume_init() };
-        if st.st_size as usize != core::mem::size_of::<T>() {
-            return Err(Error::new(ErrorKind::InvalidArgument, op, what));
+        // The creator makes the file, then sizes it: an empty file may be one being created,
+        // so wait briefly for its size before calling it the wrong kind.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        loop {
+            let mut st = core::mem::MaybeUninit::<libc::stat>::uninit();
+            // SAFETY: `st` is a writable stat buffer; fstat fills it on success.
+            if unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) } != 0 {
+                return Err(Error::last_os_error(op, ""));
+            }
+            // SAFETY: fstat returned 0, so `st` is initialised.
+            let size = unsafe { st.assume_init() }.st_size as usize;
+            if size == core::mem::size_of::<T>() {
+                break;
+            }
+            if size != 0 || std::time::Instant::now() > deadline {
+                return Err(Error::new(ErrorKind::InvalidArgument, op, what));
+            }
+            std::thread::yield_now();
         }
         let ptr = map::<T>(fd.as_fd(), op)?;
         let shared = Shared {
