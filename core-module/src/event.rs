@@ -4,7 +4,7 @@ use crate::backend::host::monitor::{Kind, Monitor};
 use crate::backend::{self, Backend};
 use crate::error::Result;
 use crate::mutex::{self, MutexGuard};
-use crate::name::Visibility;
+use crate::name::{Name, Visibility};
 use crate::time::Timestamp;
 
 /// A condition variable gated by a [`Mutex`](crate::Mutex), as EVL events are.
@@ -34,6 +34,7 @@ impl Event {
     /// An event, private or public.
     pub fn create(vis: Visibility<'_>) -> Result<Self> {
         const OP: &str = "Event::create";
+        vis.validate(OP)?;
         match backend::current()? {
             Backend::Host => Ok(Event {
                 inner: Inner::Host(Monitor::create(Kind::Event, 0, vis, OP)?),
@@ -45,6 +46,7 @@ impl Event {
     /// Opens the public event `name`.
     pub fn open(name: &str) -> Result<Self> {
         const OP: &str = "Event::open";
+        Name::new(name, OP)?;
         match backend::current()? {
             Backend::Host => Ok(Event {
                 inner: Inner::Host(Monitor::open(Kind::Event, name, OP)?),

@@ -3,7 +3,7 @@
 use crate::backend::host::monitor::{Kind, Monitor};
 use crate::backend::{self, Backend};
 use crate::error::Result;
-use crate::name::Visibility;
+use crate::name::{Name, Visibility};
 use crate::time::Timestamp;
 use std::os::fd::BorrowedFd;
 
@@ -41,6 +41,7 @@ impl Flags {
     /// A group with `initial` bits set, private or public.
     pub fn create(initial: u32, vis: Visibility<'_>) -> Result<Self> {
         const OP: &str = "Flags::create";
+        vis.validate(OP)?;
         match backend::current()? {
             Backend::Host => Ok(Flags {
                 inner: Inner::Host(Monitor::create(Kind::Flags, initial, vis, OP)?),
@@ -52,6 +53,7 @@ impl Flags {
     /// Opens the public group `name`.
     pub fn open(name: &str) -> Result<Self> {
         const OP: &str = "Flags::open";
+        Name::new(name, OP)?;
         match backend::current()? {
             Backend::Host => Ok(Flags {
                 inner: Inner::Host(Monitor::open(Kind::Flags, name, OP)?),

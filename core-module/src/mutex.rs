@@ -3,7 +3,7 @@
 use crate::backend::host::monitor::{Kind, Monitor};
 use crate::backend::{self, Backend};
 use crate::error::Result;
-use crate::name::Visibility;
+use crate::name::{Name, Visibility};
 use crate::time::Timestamp;
 use core::marker::PhantomData;
 
@@ -40,6 +40,7 @@ impl Mutex {
     /// A mutex, private or public.
     pub fn create(vis: Visibility<'_>) -> Result<Self> {
         const OP: &str = "Mutex::create";
+        vis.validate(OP)?;
         match backend::current()? {
             Backend::Host => Ok(Mutex {
                 inner: Inner::Host(Monitor::create(Kind::Mutex, 0, vis, OP)?),
@@ -51,6 +52,7 @@ impl Mutex {
     /// Opens the public mutex `name`.
     pub fn open(name: &str) -> Result<Self> {
         const OP: &str = "Mutex::open";
+        Name::new(name, OP)?;
         match backend::current()? {
             Backend::Host => Ok(Mutex {
                 inner: Inner::Host(Monitor::open(Kind::Mutex, name, OP)?),

@@ -18,6 +18,16 @@ pub enum Visibility<'a> {
     Public(&'a str),
 }
 
+impl Visibility<'_> {
+    /// Checks a public element's name (every backend refuses a bad one the same way).
+    pub(crate) fn validate(&self, op: &'static str) -> Result<()> {
+        match self {
+            Visibility::Private => Ok(()),
+            Visibility::Public(n) => Name::new(n, op).map(|_| ()),
+        }
+    }
+}
+
 /// A validated element name: 1 to [`MAX_NAME_LEN`] printable ASCII bytes, no `/`, no space,
 /// not starting with `.`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 use crate::backend::host::monitor::{Kind, Monitor};
 use crate::backend::{self, Backend};
 use crate::error::{Error, ErrorKind, Result};
-use crate::name::Visibility;
+use crate::name::{Name, Visibility};
 use crate::time::Timestamp;
 use std::os::fd::BorrowedFd;
 
@@ -33,6 +33,7 @@ impl Semaphore {
     /// A semaphore holding `initial` units (at most 2^31-1), private or public.
     pub fn create(initial: u32, vis: Visibility<'_>) -> Result<Self> {
         const OP: &str = "Semaphore::create";
+        vis.validate(OP)?;
         if initial > i32::MAX as u32 {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -51,6 +52,7 @@ impl Semaphore {
     /// Opens the public semaphore `name`.
     pub fn open(name: &str) -> Result<Self> {
         const OP: &str = "Semaphore::open";
+        Name::new(name, OP)?;
         match backend::current()? {
             Backend::Host => Ok(Semaphore {
                 inner: Inner::Host(Monitor::open(Kind::Semaphore, name, OP)?),
