@@ -358,12 +358,13 @@ impl Future for Notified<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // SAFETY: nothing is moved out of `self`: the waiter is only used pinned, below.
+        let this = unsafe { self.get_unchecked_mut() };
         let Notified {
             notify,
             calls,
             stage,
             waiter,
-        } = unsafe { self.get_unchecked_mut() };
+        } = this;
         // SAFETY: `waiter` is a field of a pinned value and is never moved (structural pin).
         let waiter = unsafe { Pin::new_unchecked(&*waiter) };
         match stage {

@@ -85,11 +85,11 @@ impl Sub {
     /// Runs `f` on the ring with the subscriber's lock held.
     fn locked<R>(&self, op: &'static str, f: impl FnOnce(&mut Ring) -> R) -> Result<R> {
         let _held = Held::lock(&self.lock, op)?;
-        // SAFETY: `lock` is held until `_held` drops at the end of this function, after the
-        // last use of the reference. Every access to `ring` goes through this function, so
-        // no other reference exists: another thread waits for the lock, and a nested call
-        // from `f` on this thread fails with Deadlock (PiLock sees it owns the lock) before
-        // it reaches the cell.
+        // `lock` is held until `_held` drops at the end of this function, after the last use
+        // of the reference. Every access to `ring` goes through this function, so no other
+        // reference exists: another thread waits for the lock, and a nested call from `f` on
+        // this thread fails with Deadlock (PiLock sees it owns the lock) before the cell.
+        // SAFETY: exclusive access to the ring, as argued just above.
         let ring = unsafe { &mut *self.ring.get() };
         Ok(f(ring))
     }
@@ -117,10 +117,11 @@ impl Obs {
         f: impl FnOnce(&mut Vec<Arc<Sub>>, &mut u64) -> R,
     ) -> Result<R> {
         let _held = Held::lock(&self.lock, op)?;
-        // SAFETY: `lock` is held until `_held` drops, after the last use of both references.
-        // Every access to these cells goes through this function, so no other reference
-        // exists: another thread waits for the lock, and a nested call from `f` on this
-        // thread fails with Deadlock (PiLock sees it owns the lock) before reaching them.
+        // `lock` is held until `_held` drops, after the last use of both references. Every
+        // access to these cells goes through this function, so no other reference exists:
+        // another thread waits for the lock, and a nested call from `f` on this thread fails
+        // with Deadlock (PiLock sees it owns the lock) before reaching them.
+        // SAFETY: exclusive access to both cells, as argued just above.
         let (subs, serial) = unsafe { (&mut *self.subs.get(), &mut *self.next_serial.get()) };
         Ok(f(subs, serial))
     }
