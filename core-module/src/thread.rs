@@ -121,8 +121,14 @@ pub struct ThreadConfig<'a> {
     /// CPUs to run on (`None`: leave the affinity as it is).
     pub cpus: Option<CpuSet>,
     /// Lock all current and future memory once per process (`mlockall`), so no page fault
-    /// delays a real-time thread. On by default.
+    /// delays a real-time thread. On by default. The EVL core refuses to attach a thread
+    /// of a process without `mlockall(MCL_FUTURE)`, so on the EVL backend memory is locked
+    /// whatever this says.
     pub lock_memory: bool,
+    /// Make the thread visible by name to other processes (on the EVL core:
+    /// `/dev/evl/thread/<name>`, while attached). Off by default; the host backend has no
+    /// such registry and ignores it.
+    pub public: bool,
 }
 
 impl<'a> ThreadConfig<'a> {
@@ -133,7 +139,13 @@ impl<'a> ThreadConfig<'a> {
             policy: SchedPolicy::Other,
             cpus: None,
             lock_memory: true,
+            public: false,
         }
+    }
+    /// Visible by name to other processes (or not).
+    pub fn public(mut self, on: bool) -> Self {
+        self.public = on;
+        self
     }
     /// With this policy.
     pub fn policy(mut self, p: SchedPolicy) -> Self {
@@ -164,6 +176,15 @@ const MLOCK_HINT: &str =
     "locking memory needs privileges: grant CAP_IPC_LOCK, raise RLIMIT_MEMLOCK \
 (ulimit -l unlimited; 'memlock' in limits.conf), or attach with lock_memory(false) for tests";
 
+/// The per-backend part of an attachment.
+#[derive(Debug)]
+enum Inner {
+    /// Host: the in-band policy and affinity are the whole attachment.
+    Host,
+    /// EVL: the thread's element on the core.
+    Evl(Option<backend::evl::thread::Attachment>),
+}
+
 /// The calling thread, attached to the core. Detaches on drop: the thread gets back the
 /// scheduling policy, priority and affinity it had before. Not `Send`: attachment belongs to
 /// the thread that made it.
@@ -174,6 +195,7 @@ pub struct Thread {
     prev_policy: libc::c_int,
     prev_param: libc::sched_param,
     prev_cpus: Option<CpuSet>,
+    inner: Inner,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -201,10 +223,7 @@ impl Thread {
                 ));
             }
         }
-        match backend::current()? {
-            Backend::Host => {}
-            Backend::Evl => return Err(backend::evl::not_yet(OP)),
-        }
+        let backend = backend::current()?;
         if ATTACHED.with(Cell::get) {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -212,7 +231,9 @@ impl Thread {
                 "this thread is already attached; drop the first Thread first",
             ));
         }
-        if cfg.lock_memory && !MEMORY_LOCKED.load(Ordering::Acquire) {
+        // The EVL core attaches only threads of a process with mlockall(MCL_FUTURE) in force.
+        let lock_memory = cfg.lock_memory || backend == Backend::Evl;
+        if lock_memory && !MEMORY_LOCKED.load(Ordering::Acquire) {
             // SAFETY: mlockall takes flags only.
             if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } != 0 {
                 let e = errno();
@@ -261,6 +282,18 @@ impl Thread {
         comm[..n].copy_from_slice(&name.as_str().as_bytes()[..n]);
         // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes from `comm`.
         unsafe { libc::prctl(libc::PR_SET_NAME, comm.as_ptr()) };
+        let inner = match backend {
+            Backend::Host => Inner::Host,
+            Backend::Evl => {
+                match backend::evl::thread::attach(name.as_str(), cfg.public, pol, prio) {
+                    Ok(a) => Inner::Evl(Some(a)),
+                    Err(e) => {
+                        restore(prev_policy, &prev_param, prev_cpus.as_ref());
+                        return Err(e);
+                    }
+                }
+            }
+        };
         ATTACHED.with(|a| a.set(true));
         let mut buf = [0u8; MAX_NAME_LEN];
         buf[..name.as_str().len()].copy_from_slice(name.as_str().as_bytes());
@@ -270,6 +303,7 @@ impl Thread {
             prev_policy,
             prev_param,
             prev_cpus,
+            inner,
             _not_send: PhantomData,
         })
     }
@@ -281,6 +315,13 @@ impl Thread {
 
     /// The scheduling policy in effect now, read back from the kernel.
     pub fn policy(&self) -> Result<SchedPolicy> {
+        if let Inner::Evl(Some(a)) = &self.inner {
+            let (pol, prio) = a.sched()?;
+            return Ok(match pol {
+                libc::SCHED_FIFO | libc::SCHED_RR => SchedPolicy::Fifo(prio as u8),
+                _ => SchedPolicy::Other,
+            });
+        }
         // SAFETY: pid 0 is the calling thread.
         let pol = unsafe { libc::sched_getscheduler(0) };
         let mut param = libc::sched_param { sched_priority: 0 };
@@ -318,6 +359,11 @@ fn restore(policy: libc::c_int, param: &libc::sched_param, cpus: Option<&CpuSet>
 
 impl Drop for Thread {
     fn drop(&mut self) {
+        if let Inner::Evl(a) = &mut self.inner {
+            if let Some(a) = a.take() {
+                a.detach();
+            }
+        }
         restore(self.prev_policy, &self.prev_param, self.prev_cpus.as_ref());
         ATTACHED.with(|a| a.set(false));
     }

@@ -125,7 +125,11 @@ impl Clock {
     /// Sleeps the calling thread until `deadline` on this clock (absolute: no drift from the
     /// time spent computing it). Returns at once if `deadline` has passed.
     ///
-    /// Errors: [`ErrorKind::Interrupted`] when a signal handler ran before the deadline.
+    /// On the EVL backend this is an out-of-band sleep on the core's clock element, and the
+    /// calling thread must be attached ([`crate::thread::Thread::attach`]).
+    ///
+    /// Errors: [`ErrorKind::Interrupted`] when a signal handler ran before the deadline;
+    /// [`ErrorKind::PermissionDenied`] on the EVL backend when the thread is not attached.
     pub fn sleep_until(self, deadline: Timestamp) -> Result<()> {
         match backend::current()? {
             Backend::Host => {
@@ -145,7 +149,7 @@ impl Clock {
                     e => Err(Error::from_errno(e, "Clock::sleep_until", "")),
                 }
             }
-            Backend::Evl => Err(backend::evl::not_yet("Clock::sleep_until")),
+            Backend::Evl => backend::evl::sleep_until(self, deadline),
         }
     }
 

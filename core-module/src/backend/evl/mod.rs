@@ -1,13 +1,16 @@
 //! The EVL backend: the real core, reached through `/dev/evl` with libc system calls and
 //! ioctls on the EVL user ABI (no libevl link).
 //!
-//! This build can detect the core and check its ABI level ([`probe`]); the elements on the
-//! real core are the work of the "EVL backend" issue. Until then every element constructor
-//! returns [`ErrorKind::Unsupported`] with a message naming the way out (`EVL_BACKEND=host`),
-//! never a silent fallback.
+//! This build can detect the core and check its ABI level ([`probe`]), attach threads
+//! (`Thread::attach`) and sleep out-of-band on the core's clocks ([`sleep_until`]). The other
+//! elements on the real core are the work of the "EVL backend" issue; until then their
+//! constructors return [`ErrorKind::Unsupported`] with a message naming the way out
+//! (`EVL_BACKEND=host`), never a silent fallback.
 
 pub mod abi36;
 pub mod ioctl;
+pub(crate) mod sys;
+pub(crate) mod thread;
 
 use crate::error::{Error, ErrorKind, Result};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -92,6 +95,40 @@ pub fn check_abi(info: &CoreInfo) -> Result<()> {
             "evl::probe",
             "run a core whose ABI range includes a supported level, or set EVL_BACKEND=host",
         ))
+    }
+}
+
+/// Sleeps the calling thread out-of-band until `deadline` on `clock` (`EVL_CLKIOC_SLEEP` on
+/// the clock element, an absolute time). The thread must be attached to the core.
+pub(crate) fn sleep_until(
+    clock: crate::time::Clock,
+    deadline: crate::time::Timestamp,
+) -> Result<()> {
+    const OP: &str = "Clock::sleep_until";
+    if !crate::thread::Thread::is_attached() {
+        return Err(Error::new(
+            ErrorKind::PermissionDenied,
+            OP,
+            "on the EVL backend only threads attached to the core can sleep on its clocks: \
+call Thread::attach on this thread first",
+        ));
+    }
+    let fd = sys::process()?.clock_fd(clock);
+    let ns = deadline.as_nanos();
+    let ts = abi36::EvlTimespec::new(
+        (ns / 1_000_000_000).min(i64::MAX as u64) as i64,
+        (ns % 1_000_000_000) as i64,
+    );
+    // SAFETY: EVL_CLKIOC_SLEEP reads one EvlTimespec at the address passed, `ts`, live for
+    // the call.
+    match unsafe { sys::oob_ioctl(fd, abi36::EVL_CLKIOC_SLEEP, &ts as *const _ as usize) } {
+        Ok(_) => Ok(()),
+        Err(libc::EPERM) => Err(Error::from_errno(
+            libc::EPERM,
+            OP,
+            "the core refused the out-of-band sleep: the thread is not attached, or lacks CAP_SYS_NICE",
+        )),
+        Err(e) => Err(Error::from_errno(e, OP, "")),
     }
 }
 
