@@ -438,13 +438,20 @@ pub fn timer_periodic_counts_overruns_after_a_stall() {
 }
 
 pub fn clock_sleep_until_is_absolute() {
-    let deadline = after(ms(15));
-    Clock::Monotonic.sleep_until(deadline).unwrap();
-    assert!(Clock::Monotonic.now() >= deadline);
-    Clock::Monotonic.sleep_until(Timestamp::ZERO).unwrap();
-    let before = Clock::Monotonic.now();
-    Clock::Monotonic.sleep(ms(5)).unwrap();
-    assert!(Clock::Monotonic.now().saturating_duration_since(before) >= ms(5));
+    // On the EVL core only attached threads sleep on its clocks; attaching is harmless on
+    // the host backend.
+    std::thread::spawn(|| {
+        let _t = Thread::attach(ThreadConfig::new("suite-sleep").lock_memory(false)).unwrap();
+        let deadline = after(ms(15));
+        Clock::Monotonic.sleep_until(deadline).unwrap();
+        assert!(Clock::Monotonic.now() >= deadline);
+        Clock::Monotonic.sleep_until(Timestamp::ZERO).unwrap();
+        let before = Clock::Monotonic.now();
+        Clock::Monotonic.sleep(ms(5)).unwrap();
+        assert!(Clock::Monotonic.now().saturating_duration_since(before) >= ms(5));
+    })
+    .join()
+    .unwrap();
 }
 
 // ---------------------------------------------------------------- poll sets
