@@ -20,7 +20,7 @@
 
 use crate::backend::{self, host, Backend};
 use crate::error::{Error, ErrorKind, Result};
-use crate::name::{Name, Visibility};
+use crate::name::Visibility;
 use crate::time::Timestamp;
 use std::os::fd::BorrowedFd;
 
@@ -117,13 +117,8 @@ impl Observable {
     /// backend; on the host, share the handle between threads).
     pub fn create(visibility: Visibility<'_>) -> Result<Observable> {
         const OP: &str = "Observable::create";
-        let public = match visibility {
-            Visibility::Private => false,
-            Visibility::Public(name) => {
-                Name::new(name, OP)?;
-                true
-            }
-        };
+        visibility.validate(OP)?;
+        let public = matches!(visibility, Visibility::Public(_));
         match backend::current()? {
             Backend::Host if public => Err(Error::new(
                 ErrorKind::Unsupported,

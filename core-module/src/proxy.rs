@@ -18,7 +18,7 @@
 
 use crate::backend::{self, host, Backend};
 use crate::error::{Error, ErrorKind, Result};
-use crate::name::{Name, Visibility};
+use crate::name::Visibility;
 use crate::time::Timestamp;
 use std::os::fd::{AsFd, BorrowedFd};
 
@@ -76,13 +76,8 @@ impl Proxy {
                 "a proxy needs a buffer: pass a capacity of at least 1 byte (e.g. 16384)",
             ));
         }
-        let public = match visibility {
-            Visibility::Private => false,
-            Visibility::Public(name) => {
-                Name::new(name, OP)?;
-                true
-            }
-        };
+        visibility.validate(OP)?;
+        let public = matches!(visibility, Visibility::Public(_));
         match backend::current()? {
             Backend::Host if public => Err(Error::new(
                 ErrorKind::Unsupported,

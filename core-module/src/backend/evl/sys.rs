@@ -23,11 +23,11 @@ pub(crate) unsafe fn oob_ioctl(
     request: u32,
     arg: usize,
 ) -> core::result::Result<i32, i32> {
-    // SAFETY: prctl with PR_OOB_SYSCALL is routed by Dovetail to the EVL core, which reads
-    // the four following words as (nr, fd, request, arg); a kernel without Dovetail rejects
-    // the unknown option with EINVAL and touches no memory. Memory safety of what the core
-    // does with `arg` is the caller's contract above. Every argument is passed as a full
+    // prctl with PR_OOB_SYSCALL is routed by Dovetail to the EVL core, which reads the four
+    // following words as (nr, fd, request, arg); a kernel without Dovetail rejects the
+    // unknown option with EINVAL and touches no memory. Every argument is passed as a full
     // `unsigned long`, as the variadic prctl reads them.
+    // SAFETY: as argued above; what the core does with `arg` is the caller's contract.
     let rc = unsafe {
         libc::prctl(
             abi36::PR_OOB_SYSCALL,
