@@ -12,7 +12,7 @@ use super::sys::{self, futex_wait, futex_wake, PiLock, Scope, Woken};
 use crate::error::{Error, ErrorKind, Result};
 use crate::proxy::ProxyWrite;
 use crate::time::Timestamp;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -67,48 +67,6 @@ pub(crate) struct Proxy {
     capacity: usize,
 }
 
-fn pipe(op: &'static str) -> Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [-1 as RawFd; 2];
-    // SAFETY: `fds` is a writable array of two ints, as pipe2 requires.
-    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
-    if rc != 0 {
-        return Err(Error::last_os_error(
-            op,
-            "cannot create a pipe: the descriptor limit (ulimit -n) may be reached",
-        ));
-    }
-    let rx = sys::owned_fd(fds[0], op, "")?;
-    let tx = sys::owned_fd(fds[1], op, "")?;
-    Ok((rx, tx))
-}
-
-/// Sizes a pipe (or FIFO) to at least `capacity` bytes; returns the size the kernel chose.
-pub(crate) fn size_pipe(fd: BorrowedFd<'_>, capacity: usize, op: &'static str) -> Result<usize> {
-    let want = libc::c_int::try_from(capacity).map_err(|_| {
-        Error::new(
-            ErrorKind::CapacityExceeded,
-            op,
-            "buffer size too large: a pipe-backed buffer holds at most 2 GiB (and, unprivileged, \
-             /proc/sys/fs/pipe-max-size)",
-        )
-    })?;
-    // SAFETY: F_SETPIPE_SZ takes an int argument and only changes the pipe's buffer.
-    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, want) };
-    if rc < 0 {
-        let e = crate::error::errno();
-        return Err(match e {
-            libc::EPERM | libc::ENOMEM | libc::EINVAL => Error::new(
-                ErrorKind::CapacityExceeded,
-                op,
-                "cannot size the buffer: above /proc/sys/fs/pipe-max-size (1 MiB by default) or \
-                 the per-user pipe quota; use a smaller size or raise those limits",
-            ),
-            _ => Error::from_errno(e, op, "cannot size the pipe buffer"),
-        });
-    }
-    Ok(rc as usize)
-}
-
 impl Proxy {
     pub(crate) fn new(target: BorrowedFd<'_>, capacity: usize) -> Result<Proxy> {
         const OP: &str = "Proxy::new";
@@ -119,8 +77,8 @@ impl Proxy {
                 "cannot duplicate the target descriptor (descriptor limit reached?)",
             )
         })?;
-        let (rx, tx) = pipe(OP)?;
-        let capacity = size_pipe(tx.as_fd(), capacity, OP)?;
+        let (rx, tx) = sys::pipe(0, OP)?;
+        let capacity = sys::size_pipe(tx.as_fd(), capacity, OP)?;
         // SAFETY: F_SETFL with an int flag word on a descriptor we own.
         if unsafe { libc::fcntl(tx.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) } != 0 {
             return Err(Error::last_os_error(

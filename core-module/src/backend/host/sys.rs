@@ -272,6 +272,49 @@ pub(crate) fn wait_ready(
     }
 }
 
+/// A pipe `(read end, write end)`, close-on-exec, with extra `flags` (e.g. `O_NONBLOCK`).
+pub(crate) fn pipe(flags: libc::c_int, op: &'static str) -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1 as RawFd; 2];
+    // SAFETY: `fds` is a writable array of two ints, as pipe2 requires.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | flags) };
+    if rc != 0 {
+        return Err(Error::last_os_error(
+            op,
+            "cannot create a pipe: the descriptor limit (ulimit -n) may be reached",
+        ));
+    }
+    let rx = owned_fd(fds[0], op, "")?;
+    let tx = owned_fd(fds[1], op, "")?;
+    Ok((rx, tx))
+}
+
+/// Sizes a pipe (or FIFO) to at least `capacity` bytes; returns the size the kernel chose.
+pub(crate) fn size_pipe(fd: BorrowedFd<'_>, capacity: usize, op: &'static str) -> Result<usize> {
+    let want = libc::c_int::try_from(capacity).map_err(|_| {
+        Error::new(
+            ErrorKind::CapacityExceeded,
+            op,
+            "buffer size too large: a pipe-backed buffer holds at most 2 GiB (and, unprivileged, \
+             /proc/sys/fs/pipe-max-size)",
+        )
+    })?;
+    // SAFETY: F_SETPIPE_SZ takes an int argument and only changes the pipe's buffer.
+    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, want) };
+    if rc < 0 {
+        let e = crate::error::errno();
+        return Err(match e {
+            libc::EPERM | libc::ENOMEM | libc::EINVAL => Error::new(
+                ErrorKind::CapacityExceeded,
+                op,
+                "cannot size the buffer: above /proc/sys/fs/pipe-max-size (1 MiB by default) or \
+                 the per-user pipe quota; use a smaller size or raise those limits",
+            ),
+            _ => Error::from_errno(e, op, "cannot size the pipe buffer"),
+        });
+    }
+    Ok(rc as usize)
+}
+
 /// Reads into `buf` without blocking (the fd must be O_NONBLOCK). `Ok(0)` means end of file.
 pub(crate) fn read_nb(fd: BorrowedFd<'_>, buf: &mut [u8], op: &'static str) -> Result<usize> {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the whole call.

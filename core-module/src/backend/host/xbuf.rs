@@ -13,14 +13,13 @@
 //! on its own read end. Public: every handle opens both FIFOs read-write, so they never
 //! close while it lives (EVL semantics: the element lives while any handle does).
 
-use super::proxy::size_pipe;
 use super::shm::public_path;
 use super::sys;
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::Name;
 use crate::time::Timestamp;
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -68,28 +67,13 @@ pub(crate) struct End {
     write: Option<OwnedFd>,
 }
 
-fn pipe(op: &'static str) -> Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [-1 as RawFd; 2];
-    // SAFETY: `fds` is a writable array of two ints, as pipe2 requires.
-    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) };
-    if rc != 0 {
-        return Err(Error::last_os_error(
-            op,
-            "cannot create a pipe: the descriptor limit (ulimit -n) may be reached",
-        ));
-    }
-    let rx = sys::owned_fd(fds[0], op, "")?;
-    let tx = sys::owned_fd(fds[1], op, "")?;
-    Ok((rx, tx))
-}
-
 /// The (real-time, in-band) ends of a new private xbuf.
 pub(crate) fn private(to_rt: usize, to_inband: usize) -> Result<(End, End)> {
     const OP: &str = "Xbuf::new";
-    let (to_rt_r, to_rt_w) = pipe(OP)?;
-    let (to_inband_r, to_inband_w) = pipe(OP)?;
-    size_pipe(to_rt_w.as_fd(), to_rt, OP)?;
-    size_pipe(to_inband_w.as_fd(), to_inband, OP)?;
+    let (to_rt_r, to_rt_w) = sys::pipe(libc::O_NONBLOCK, OP)?;
+    let (to_inband_r, to_inband_w) = sys::pipe(libc::O_NONBLOCK, OP)?;
+    sys::size_pipe(to_rt_w.as_fd(), to_rt, OP)?;
+    sys::size_pipe(to_inband_w.as_fd(), to_inband, OP)?;
     let rings = Arc::new(Rings {
         to_rt: to_rt_r,
         to_inband: to_inband_r,
@@ -181,8 +165,8 @@ pub(crate) fn create_public(name: Name<'_>, to_rt: usize, to_inband: usize) -> R
     let opened = (|| {
         let a = open_fifo(&paths[0], OP)?;
         let b = open_fifo(&paths[1], OP)?;
-        size_pipe(a.as_fd(), to_rt, OP)?;
-        size_pipe(b.as_fd(), to_inband, OP)?;
+        sys::size_pipe(a.as_fd(), to_rt, OP)?;
+        sys::size_pipe(b.as_fd(), to_inband, OP)?;
         Ok::<_, Error>((a, b))
     })();
     let (a, b) = match opened {
