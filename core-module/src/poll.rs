@@ -2,7 +2,7 @@
 
 use crate::backend::host::sys;
 use crate::backend::{self, Backend};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{errno, Error, ErrorKind, Result};
 use crate::time::{duration_to_timespec, Clock, Timestamp};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
@@ -110,7 +110,7 @@ impl PollSet {
         // SAFETY: valid epoll fd and target fd; `ev` is a valid epoll_event for the call.
         let rc = unsafe { libc::epoll_ctl(ep.as_raw_fd(), op_code, fd.as_raw_fd(), &mut ev) };
         if rc != 0 {
-            let hint = match sys_errno() {
+            let hint = match errno() {
                 libc::EEXIST => "this fd is already in the set: use modify",
                 libc::ENOENT => "this fd is not in the set: add it first",
                 libc::EPERM => {
@@ -180,7 +180,7 @@ impl PollSet {
                 0usize,
             )
         };
-        if n < 0 && sys_errno() == libc::ENOSYS {
+        if n < 0 && errno() == libc::ENOSYS {
             // Kernels before 5.11: millisecond timeout, rounded up so it never fires early.
             let ms = rel.map_or(-1, |t| {
                 let ns = t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128;
@@ -204,8 +204,4 @@ impl PollSet {
         }
         Ok(n)
     }
-}
-
-fn sys_errno() -> i32 {
-    crate::error::errno()
 }
