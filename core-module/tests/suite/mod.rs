@@ -4,10 +4,11 @@
 
 #![allow(dead_code)]
 
+use evl_core::backend;
 use evl_core::poll::PollFlags;
 use evl_core::timer::Start;
 use evl_core::*;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ macro_rules! suite_tests {
             #[test]
             fn $name() {
                 if $setup() {
+                    let _attached = suite::attach_if_evl();
                     suite::$name();
                 }
             }
@@ -50,15 +52,45 @@ pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Whether `fd` is readable right now, as a [`PollSet`] of the current backend sees it (on
+/// the EVL core, element descriptors are only pollable out-of-band, through its poll element).
 pub fn readable(fd: BorrowedFd<'_>) -> bool {
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, zero timeout.
-    let n = unsafe { libc::poll(&mut p, 1, 0) };
-    n == 1 && p.revents & libc::POLLIN != 0
+    let set = PollSet::new().unwrap();
+    set.add(fd, PollFlags::IN, 7).unwrap();
+    let mut out = [PollEvent {
+        token: 0,
+        ready: PollFlags::NONE,
+    }; 1];
+    match set.wait(&mut out, Some(Clock::Monotonic.now())) {
+        Ok(n) => n == 1 && out[0].token == 7 && out[0].ready.contains(PollFlags::IN),
+        Err(e) if e.kind() == ErrorKind::TimedOut => false,
+        Err(e) => panic!("poll failed: {e}"),
+    }
+}
+
+/// On the EVL backend, attaches the calling thread to the core (blocking waits and every
+/// out-of-band call need an attached caller there); elsewhere does nothing. Keep the result
+/// alive for as long as the thread uses elements.
+pub fn attach_if_evl() -> Option<Thread> {
+    if backend::current().ok() == Some(Backend::Evl) && !Thread::is_attached() {
+        let name = unique("w");
+        Some(
+            Thread::attach(ThreadConfig::new(&name))
+                .expect("attach a suite thread to the EVL core"),
+        )
+    } else {
+        None
+    }
+}
+
+/// `std::thread::spawn` for threads that use elements: attached to the core on EVL.
+pub fn spawn<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    std::thread::spawn(move || {
+        let _attached = attach_if_evl();
+        f()
+    })
 }
 
 static UNIQUE: AtomicUsize = AtomicUsize::new(0);
@@ -99,7 +131,7 @@ pub fn semaphore_put_wakes_exactly_one_waiter() {
     let hs: Vec<_> = (0..3)
         .map(|_| {
             let (s, done) = (s.clone(), done.clone());
-            std::thread::spawn(move || {
+            spawn(move || {
                 s.get().unwrap();
                 done.fetch_add(1, Ordering::SeqCst);
             })
@@ -127,7 +159,7 @@ pub fn semaphore_flush_wakes_every_waiter_without_a_grant() {
     let hs: Vec<_> = (0..3)
         .map(|_| {
             let s = s.clone();
-            std::thread::spawn(move || s.get().map_err(|e| e.kind()))
+            spawn(move || s.get().map_err(|e| e.kind()))
         })
         .collect();
     eventually("3 waiters queued", || s.value() == -3);
@@ -183,7 +215,7 @@ pub fn semaphore_stress_loses_no_unit() {
     let mut hs = Vec::new();
     for _ in 0..CONSUMERS {
         let (s, got) = (s.clone(), got.clone());
-        hs.push(std::thread::spawn(move || {
+        hs.push(spawn(move || {
             for _ in 0..UNITS {
                 s.get_until(after(Duration::from_secs(20)))
                     .expect("a unit was lost");
@@ -193,9 +225,7 @@ pub fn semaphore_stress_loses_no_unit() {
     }
     for _ in 0..PRODUCERS {
         let s = s.clone();
-        hs.push(std::thread::spawn(move || {
-            (0..UNITS).for_each(|_| s.put().unwrap())
-        }));
+        hs.push(spawn(move || (0..UNITS).for_each(|_| s.put().unwrap())));
     }
     hs.into_iter().for_each(|h| h.join().unwrap());
     assert_eq!(got.load(Ordering::Relaxed), CONSUMERS * UNITS);
@@ -238,7 +268,7 @@ pub fn flags_wait_any_and_all() {
 pub fn flags_blocking_wait_gets_the_posted_bits() {
     let f = Arc::new(Flags::new(0).unwrap());
     let f2 = f.clone();
-    let h = std::thread::spawn(move || f2.wait(0b1100, FlagsMode::All));
+    let h = spawn(move || f2.wait(0b1100, FlagsMode::All));
     std::thread::sleep(ms(20));
     f.post(0b0100).unwrap();
     std::thread::sleep(ms(20));
@@ -277,7 +307,7 @@ pub fn mutex_excludes_times_out_and_detects_relock() {
     let g = m.lock().unwrap();
     assert_eq!(kind(m.lock()), ErrorKind::Deadlock);
     let m2 = m.clone();
-    let h = std::thread::spawn(move || {
+    let h = spawn(move || {
         assert_eq!(kind(m2.try_lock()), ErrorKind::WouldBlock);
         let deadline = after(ms(30));
         assert_eq!(kind(m2.lock_until(deadline)), ErrorKind::TimedOut);
@@ -296,7 +326,7 @@ pub fn mutex_serialises_a_counter() {
     let hs: Vec<_> = (0..4)
         .map(|_| {
             let (m, count) = (m.clone(), count.clone());
-            std::thread::spawn(move || {
+            spawn(move || {
                 for _ in 0..2000 {
                     let _g = m.lock().unwrap();
                     // A non-atomic read-modify-write: only exclusion keeps it exact.
@@ -322,7 +352,7 @@ fn event_waiters(
     (0..n)
         .map(|_| {
             let (m, ev, ready, woken) = (m.clone(), ev.clone(), ready.clone(), woken.clone());
-            std::thread::spawn(move || {
+            spawn(move || {
                 let mut g = m.lock().unwrap();
                 ready.fetch_add(1, Ordering::SeqCst);
                 ev.wait(&mut g).unwrap();
@@ -386,9 +416,7 @@ pub fn event_timed_wait_relocks_the_mutex() {
     assert_eq!(kind(ev.wait_until(&mut g, deadline)), ErrorKind::TimedOut);
     assert!(Clock::Monotonic.now() >= deadline);
     let m2 = m.clone();
-    let held = std::thread::spawn(move || m2.try_lock().is_err())
-        .join()
-        .unwrap();
+    let held = spawn(move || m2.try_lock().is_err()).join().unwrap();
     assert!(
         held,
         "the mutex must be locked again after a timed-out wait"

@@ -3,13 +3,50 @@
 
 use super::{abi36, sys};
 use crate::error::{Error, ErrorKind, Result};
-use crate::name::MAX_NAME_LEN;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 /// The calling thread's attachment: a descriptor on its thread element.
 #[derive(Debug)]
 pub(crate) struct Attachment {
     efd: OwnedFd,
+}
+
+/// What the element fast paths need to know of the calling thread when it is attached: its
+/// handle in the core (the owner word of a mutex it holds) and its window in the core's
+/// shared memory (whether it runs in-band right now).
+#[allow(dead_code)] // TEMP: the element modules use it
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Current {
+    /// The thread's fast handle (`fundle`).
+    pub fundle: abi36::Fundle,
+    /// The thread's [`abi36::EvlUserWindow`] in the core's shared memory (never unmapped).
+    window: *const abi36::EvlUserWindow,
+}
+
+impl Current {
+    /// True while the thread runs on the in-band stage (`EVL_T_INBAND` in its window's state
+    /// word, which the core keeps current). An in-band thread issues plain system calls;
+    /// an out-of-band one must use the oob forms.
+    #[allow(dead_code)] // TEMP: the element modules use it
+    pub(crate) fn is_inband(&self) -> bool {
+        // SAFETY: `window` points into the core's shared memory, mapped for the life of the
+        // process, at the offset the core gave this thread; the core updates the word
+        // atomically, so it is read atomically here.
+        let state = unsafe {
+            (*(core::ptr::addr_of!((*self.window).state) as *const core::sync::atomic::AtomicU32))
+                .load(core::sync::atomic::Ordering::Relaxed)
+        };
+        state & abi36::EVL_T_INBAND != 0
+    }
+}
+
+std::thread_local! {
+    static CURRENT: core::cell::Cell<Option<Current>> = const { core::cell::Cell::new(None) };
+}
+
+/// The calling thread's handle and window, if it is attached to the core.
+pub(crate) fn current() -> Option<Current> {
+    CURRENT.with(core::cell::Cell::get)
 }
 
 /// The core's scheduling attributes for (`policy`, `priority`), as libevl derives them from
@@ -35,80 +72,57 @@ pub(crate) fn attach(
 ) -> Result<Attachment> {
     const OP: &str = "Thread::attach";
     sys::process()?;
-    let factory = sys::open_rw(abi36::EVL_THREAD_CLONE_DEV_C)
-        .map_err(|e| Error::from_errno(e, OP, "cannot open /dev/evl/thread/clone"))?;
-    let mut cname = [0u8; MAX_NAME_LEN + 1];
-    cname[..name.len()].copy_from_slice(name.as_bytes());
-    let mut req = abi36::EvlCloneReq {
-        name_ptr: cname.as_ptr() as u64,
-        attrs_ptr: 0,
-        clone_flags: if public {
-            abi36::EVL_CLONE_PUBLIC
-        } else {
-            abi36::EVL_CLONE_PRIVATE
-        },
-        ..Default::default()
-    };
-    // SAFETY: EVL_IOC_CLONE reads and writes one EvlCloneReq (its size is encoded in the
-    // request number) at the address passed, `req`, live and writable for the call; the core
-    // reads the NUL-terminated name at `name_ptr` (`cname`, live for the call).
-    if let Err(e) = unsafe {
-        sys::ioctl(
-            factory.as_raw_fd(),
-            abi36::EVL_IOC_CLONE,
-            &mut req as *mut abi36::EvlCloneReq as usize,
+    // SAFETY: the thread class takes no attributes (0).
+    let (efd, eids) = unsafe {
+        sys::clone_element(
+            abi36::EVL_THREAD_CLONE_DEV_C,
+            abi36::EVL_THREAD_DEV,
+            Some(name),
+            0,
+            if public {
+                abi36::EVL_CLONE_PUBLIC
+            } else {
+                abi36::EVL_CLONE_PRIVATE
+            },
+            &[
+                (
+                    libc::EEXIST,
+                    None,
+                    "a thread of this name is already attached to the core; pick another name",
+                ),
+                (
+                    libc::EBUSY,
+                    Some(ErrorKind::InvalidArgument),
+                    "this thread is already attached to the core",
+                ),
+                (
+                    libc::EINVAL,
+                    None,
+                    "the core refused the attachment (memory not locked with mlockall(MCL_FUTURE)?)",
+                ),
+                (
+                    libc::EPERM,
+                    None,
+                    "attaching to the EVL core needs access to /dev/evl/thread/clone (run as root)",
+                ),
+            ],
+            OP,
         )
-    } {
-        return Err(match e {
-            libc::EEXIST => Error::from_errno(
-                e,
-                OP,
-                "a thread of this name is already attached to the core; pick another name",
-            ),
-            libc::EBUSY => Error::new(
-                ErrorKind::InvalidArgument,
-                OP,
-                "this thread is already attached to the core",
-            ),
-            libc::EINVAL => Error::from_errno(
-                e,
-                OP,
-                "the core refused the attachment (memory not locked with mlockall(MCL_FUTURE)?)",
-            ),
-            libc::EPERM | libc::EACCES => Error::from_errno(
-                e,
-                OP,
-                "attaching to the EVL core needs access to /dev/evl/thread/clone (run as root)",
-            ),
-            _ => Error::from_errno(e, OP, "the core refused to attach the thread"),
-        });
-    }
-    drop(factory);
-    let efd = if public {
-        // A public element gets no descriptor from the clone request (the core installs
-        // one only for private elements): open its device, as any other process would.
-        let mut path = Vec::with_capacity(32 + name.len());
-        path.extend_from_slice(b"/dev/evl/thread/");
-        path.extend_from_slice(name.as_bytes());
-        path.push(0);
-        let path = std::ffi::CStr::from_bytes_with_nul(&path).expect("validated name");
-        match sys::open_rw(path) {
-            Ok(fd) => fd,
-            Err(e) => {
-                return Err(Error::from_errno(
-                    e,
-                    OP,
-                    "attached, but cannot open the thread's device under /dev/evl/thread",
-                ));
-            }
-        }
-    } else {
-        // SAFETY: for a private element the core installed `req.efd` in this process's
-        // descriptor table (close-on-exec) and hands it over to the caller; nobody else owns it.
-        unsafe { OwnedFd::from_raw_fd(req.efd as i32) }
-    };
+    }?;
+    let window = sys::process()?
+        .shm
+        .at::<abi36::EvlUserWindow>(eids.state_offset, OP)?;
     let me = Attachment { efd };
-    me.set_sched(policy, priority)?;
+    CURRENT.with(|c| {
+        c.set(Some(Current {
+            fundle: eids.fundle,
+            window,
+        }))
+    });
+    if let Err(e) = me.set_sched(policy, priority) {
+        me.detach();
+        return Err(e);
+    }
     Ok(me)
 }
 
@@ -166,6 +180,7 @@ impl Attachment {
         };
         // SAFETY: EVL_THRIOC_DETACH_SELF takes no argument.
         let _ = unsafe { sys::ioctl(self.efd.as_raw_fd(), abi36::EVL_THRIOC_DETACH_SELF, 0) };
+        CURRENT.with(|c| c.set(None));
         drop(self.efd);
     }
 }
