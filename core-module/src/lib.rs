@@ -19,6 +19,7 @@
 //! | [`proxy`] | [`Proxy`]: non-blocking byte channel to an ordinary fd |
 //! | [`xbuf`] | [`Xbuf`]: bidirectional byte buffer between real-time and ordinary threads |
 //! | [`observable`] | [`Observable`]: publish/subscribe notifications with a backlog |
+//! | [`stage`] | stage-switch detection: in-band demotions of attached threads, per cause |
 //! | [`process`] | process-level calls of the upper layers: fd flags, termination signals |
 //! | [`name`] | element names, private/public [`Visibility`] |
 //! | [`error`] | the one [`Error`] type and its [`ErrorKind`]s |
@@ -38,6 +39,7 @@ pub mod poll;
 pub mod process;
 pub mod proxy;
 pub mod sem;
+pub mod stage;
 pub mod thread;
 pub mod time;
 pub mod timer;

@@ -129,6 +129,10 @@ pub struct ThreadConfig<'a> {
     /// `/dev/evl/thread/<name>`, while attached). Off by default; the host backend has no
     /// such registry and ignores it.
     pub public: bool,
+    /// Ask the core to report every demotion of the thread to the in-band stage, counted
+    /// per cause by [`crate::stage`]. On by default in debug builds (tests included), off in
+    /// release builds; the host backend has no stages and ignores it.
+    pub warn_stage_switches: bool,
 }
 
 impl<'a> ThreadConfig<'a> {
@@ -140,7 +144,13 @@ impl<'a> ThreadConfig<'a> {
             cpus: None,
             lock_memory: true,
             public: false,
+            warn_stage_switches: cfg!(debug_assertions),
         }
+    }
+    /// Reporting stage switches on or off (see [`crate::stage`]).
+    pub fn warn_stage_switches(mut self, on: bool) -> Self {
+        self.warn_stage_switches = on;
+        self
     }
     /// Visible by name to other processes (or not).
     pub fn public(mut self, on: bool) -> Self {
@@ -285,7 +295,13 @@ impl Thread {
         let inner = match backend {
             Backend::Host => Inner::Host,
             Backend::Evl => {
-                match backend::evl::thread::attach(name.as_str(), cfg.public, pol, prio) {
+                match backend::evl::thread::attach(
+                    name.as_str(),
+                    cfg.public,
+                    pol,
+                    prio,
+                    cfg.warn_stage_switches,
+                ) {
                     Ok(a) => Inner::Evl(Some(a)),
                     Err(e) => {
                         restore(prev_policy, &prev_param, prev_cpus.as_ref());
@@ -338,6 +354,16 @@ impl Thread {
     /// The CPUs the thread may run on now.
     pub fn cpus(&self) -> Result<CpuSet> {
         CpuSet::online()
+    }
+
+    /// How many times the core switched this thread to the in-band stage since it attached
+    /// (the core's own count, whether or not switches are warned of; see [`crate::stage`]).
+    /// Always 0 on the host backend. Read out-of-band, so asking does not switch the thread.
+    pub fn inband_switches(&self) -> Result<u64> {
+        match &self.inner {
+            Inner::Evl(Some(a)) => Ok(u64::from(a.state()?.isw)),
+            _ => Ok(0),
+        }
     }
 
     /// Whether the calling thread is attached.

@@ -142,3 +142,75 @@ fn fifo_attach_is_seen_by_the_core() {
     .join()
     .unwrap();
 }
+
+/// An in-band system call from an attached thread running out-of-band demotes it; with
+/// stage-switch warnings on, the core reports it as `Cause::Syscall`, and its own count
+/// (`inband_switches`) moves too.
+#[test]
+fn an_inband_syscall_is_reported_as_a_stage_switch() {
+    if !setup() {
+        return;
+    }
+    std::thread::spawn(|| {
+        let name = format!("evl-woss-{}", std::process::id());
+        // SCHED_OTHER threads are "weak" on the core (they go back in-band after each oob
+        // call by design); real-time ones stay out-of-band.
+        let t = Thread::attach(
+            ThreadConfig::new(&name)
+                .policy(SchedPolicy::Fifo(10))
+                .warn_stage_switches(true),
+        )
+        .unwrap();
+        // An out-of-band sleep puts the thread on the oob stage.
+        let soon = Clock::Monotonic
+            .now()
+            .saturating_add(Duration::from_micros(100));
+        Clock::Monotonic.sleep_until(soon).unwrap();
+        let before = stage::thread_switches();
+        let isw_before = t.inband_switches().unwrap();
+        // SAFETY: getppid takes no argument and cannot fail; issued as a raw system call so
+        // that no library cache answers it.
+        unsafe { libc::syscall(libc::SYS_getppid) };
+        let d = stage::thread_switches().since(&before);
+        assert_eq!(d.get(stage::Cause::Syscall), 1, "{d}");
+        assert_eq!(d.total(), 1, "{d}");
+        assert!(stage::switches().get(stage::Cause::Syscall) >= 1);
+        assert!(t.inband_switches().unwrap() > isw_before);
+        eprintln!("reported: {d}");
+    })
+    .join()
+    .unwrap();
+}
+
+/// A loop of out-of-band calls only (sleeps on the core's clock, reading the time through
+/// the vDSO) never leaves the oob stage: no warning, and the core's own count stays put.
+#[test]
+fn an_oob_only_loop_makes_no_stage_switch() {
+    if !setup() {
+        return;
+    }
+    std::thread::spawn(|| {
+        let name = format!("evl-quiet-{}", std::process::id());
+        let t = Thread::attach(
+            ThreadConfig::new(&name)
+                .policy(SchedPolicy::Fifo(10))
+                .warn_stage_switches(true),
+        )
+        .unwrap();
+        let period = Duration::from_micros(200);
+        let mut next = Clock::Monotonic.now().saturating_add(period);
+        Clock::Monotonic.sleep_until(next).unwrap();
+        let before = stage::thread_switches();
+        let isw_before = t.inband_switches().unwrap();
+        for _ in 0..200 {
+            next = next.saturating_add(period);
+            Clock::Monotonic.sleep_until(next).unwrap();
+        }
+        let d = stage::thread_switches().since(&before);
+        let isw = t.inband_switches().unwrap() - isw_before;
+        assert_eq!(d.total(), 0, "{d}");
+        assert_eq!(isw, 0, "the core counted {isw} in-band switch(es)");
+    })
+    .join()
+    .unwrap();
+}

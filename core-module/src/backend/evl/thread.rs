@@ -69,6 +69,7 @@ pub(crate) fn attach(
     public: bool,
     policy: libc::c_int,
     priority: libc::c_int,
+    warn_switches: bool,
 ) -> Result<Attachment> {
     const OP: &str = "Thread::attach";
     sys::process()?;
@@ -123,6 +124,12 @@ pub(crate) fn attach(
         me.detach();
         return Err(e);
     }
+    if warn_switches {
+        if let Err(e) = me.warn_switches() {
+            me.detach();
+            return Err(e);
+        }
+    }
     Ok(me)
 }
 
@@ -147,6 +154,45 @@ impl Attachment {
                 "the core refused the scheduling attributes",
             )
         })
+    }
+
+    /// Asks the core to notify every demotion of the thread to the in-band stage with
+    /// `SIGDEBUG` and its cause (`EVL_T_WOSS`; the core adds `EVL_T_HMSIG`), after making
+    /// sure the process counts them ([`install_sigdebug`]).
+    fn warn_switches(&self) -> Result<()> {
+        const OP: &str = "Thread::attach";
+        install_sigdebug()?;
+        let mut mode: u32 = abi36::EVL_T_WOSS;
+        // SAFETY: EVL_THRIOC_SET_MODE reads and writes one u32 at the address passed,
+        // `mode`, live and writable for the call.
+        unsafe {
+            sys::oob_ioctl(
+                self.efd.as_raw_fd(),
+                abi36::EVL_THRIOC_SET_MODE,
+                &mut mode as *mut u32 as usize,
+            )
+        }
+        .map(|_| ())
+        .map_err(|e| Error::from_errno(e, OP, "the core refused to warn of stage switches"))
+    }
+
+    /// The core's statistics of the thread (`EVL_THRIOC_GET_STATE`), read out-of-band so
+    /// that reading them does not itself demote the caller.
+    pub(crate) fn state(&self) -> Result<abi36::EvlThreadState> {
+        let mut st = abi36::EvlThreadState::default();
+        // SAFETY: EVL_THRIOC_GET_STATE writes one EvlThreadState at the address passed,
+        // `st`, live and writable for the call.
+        unsafe {
+            sys::oob_ioctl(
+                self.efd.as_raw_fd(),
+                abi36::EVL_THRIOC_GET_STATE,
+                &mut st as *mut abi36::EvlThreadState as usize,
+            )
+        }
+        .map_err(|e| {
+            Error::from_errno(e, "Thread::inband_switches", "the core refused GET_STATE")
+        })?;
+        Ok(st)
     }
 
     /// The core's scheduling attributes of the thread: (policy, priority).
@@ -182,5 +228,85 @@ impl Attachment {
         let _ = unsafe { sys::ioctl(self.efd.as_raw_fd(), abi36::EVL_THRIOC_DETACH_SELF, 0) };
         CURRENT.with(|c| c.set(None));
         drop(self.efd);
+    }
+}
+
+/// The `SIGDEBUG` action that was in place before [`install_sigdebug`], for signals that
+/// are not the core's.
+static PREV_SIGDEBUG: std::sync::OnceLock<libc::sigaction> = std::sync::OnceLock::new();
+
+/// Installs, once per process, the `SIGDEBUG` handler that counts the core's stage-switch
+/// notifications per cause (see [`crate::stage`]). A `SIGDEBUG` (`SIGXCPU`) that does not
+/// carry the core's marker goes to the action that was there before.
+pub(crate) fn install_sigdebug() -> Result<()> {
+    static DONE: std::sync::OnceLock<core::result::Result<(), i32>> = std::sync::OnceLock::new();
+    let r = DONE.get_or_init(|| {
+        // SAFETY: a zeroed sigaction is a valid "query" buffer and a valid base to fill in:
+        // handler, empty mask, flags; sigaction reads `sa` and writes `prev`, both live.
+        unsafe {
+            let mut sa: libc::sigaction = core::mem::zeroed();
+            let mut prev: libc::sigaction = core::mem::zeroed();
+            sa.sa_sigaction = on_sigdebug as *const () as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+            // Record the previous action before the new one can run.
+            if libc::sigaction(abi36::SIGDEBUG, core::ptr::null(), &mut prev) != 0 {
+                return Err(crate::error::errno());
+            }
+            let _ = PREV_SIGDEBUG.set(prev);
+            if libc::sigaction(abi36::SIGDEBUG, &sa, core::ptr::null_mut()) != 0 {
+                return Err(crate::error::errno());
+            }
+        }
+        Ok(())
+    });
+    r.map_err(|e| {
+        Error::from_errno(
+            e,
+            "Thread::attach",
+            "cannot install the SIGDEBUG (SIGXCPU) handler that counts stage switches",
+        )
+    })
+}
+
+extern "C" fn on_sigdebug(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: the handler is installed with SA_SIGINFO, so the kernel passes a valid
+    // siginfo; si_value is meaningful for SI_QUEUE signals, which the core sends, and reading
+    // it for another code only yields a value the marker test rejects.
+    let (code, value) = unsafe { ((*info).si_code, (*info).si_value().sival_ptr as usize) };
+    // The core stores an int in the sigval; on the little-endian targets served here it is
+    // the low 32 bits of the pointer-sized union.
+    let value = value as u32;
+    if code == libc::SI_QUEUE && value & 0xffff_0000 == abi36::SIGDEBUG_MARKER {
+        crate::stage::record(crate::stage::Cause::from_diag(
+            value & abi36::SIGDEBUG_CAUSE_MASK,
+        ));
+        return;
+    }
+    // Not the core's: hand it to the previous action.
+    let Some(prev) = PREV_SIGDEBUG.get() else {
+        return;
+    };
+    match prev.sa_sigaction {
+        libc::SIG_IGN => {}
+        libc::SIG_DFL => {
+            // The default action of SIGXCPU ends the process: restore it and re-raise; the
+            // signal is blocked while this handler runs, so it is delivered on return.
+            crate::process::restore_default_signal(sig);
+            // SAFETY: raise is async-signal-safe and touches no memory of ours.
+            unsafe { libc::raise(sig) };
+        }
+        h if prev.sa_flags & libc::SA_SIGINFO != 0 => {
+            // SAFETY: `h` is the address of the SA_SIGINFO handler that was installed before
+            // ours, called with the arguments the kernel gave us.
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                unsafe { core::mem::transmute(h) };
+            f(sig, info, ctx);
+        }
+        h => {
+            // SAFETY: `h` is the address of the plain handler that was installed before ours.
+            let f: extern "C" fn(libc::c_int) = unsafe { core::mem::transmute(h) };
+            f(sig);
+        }
     }
 }
