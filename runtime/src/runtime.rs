@@ -35,6 +35,7 @@ pub struct ExecutorConfig {
     cpu: Option<usize>,
     attach: bool,
     lock_memory: bool,
+    warn_stage_switches: Option<bool>,
     builder: Builder,
 }
 
@@ -47,6 +48,7 @@ impl ExecutorConfig {
             cpu: None,
             attach: true,
             lock_memory: true,
+            warn_stage_switches: None,
             builder: Builder::default().name(name),
         }
     }
@@ -58,6 +60,13 @@ impl ExecutorConfig {
     /// Any scheduling policy.
     pub fn policy(mut self, p: SchedPolicy) -> Self {
         self.policy = p;
+        self
+    }
+    /// Whether the EVL core reports each demotion of the executor thread to the in-band
+    /// stage (counted in [`Stats::stage_switches`](crate::Stats)); default: on in debug
+    /// builds, off in release builds.
+    pub fn warn_stage_switches(mut self, on: bool) -> Self {
+        self.warn_stage_switches = Some(on);
         self
     }
     /// Pinned to `cpu`.
@@ -119,6 +128,9 @@ impl ExecutorConfig {
         let mut cfg = ThreadConfig::new(self.name)
             .policy(self.policy)
             .lock_memory(self.lock_memory);
+        if let Some(on) = self.warn_stage_switches {
+            cfg = cfg.warn_stage_switches(on);
+        }
         if let Some(c) = self.cpu {
             cfg = cfg.cpus(CpuSet::single(c)?);
         }

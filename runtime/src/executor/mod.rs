@@ -504,6 +504,11 @@ pub struct Stats {
     pub panicked: u64,
     /// Polls that started after their task's deadline (EDF executors).
     pub late_polls: u64,
+    /// Demotions of the executor's thread to the in-band stage reported by the EVL core,
+    /// per cause, since the thread started (see [`evl_reactor::core::stage`]; counted when
+    /// the thread was attached with stage-switch warnings, the default in debug builds).
+    /// In steady state a real-time executor should add none. Always zero on the host backend.
+    pub stage_switches: evl_reactor::core::stage::StageSwitches,
 }
 
 /// An executor, driven by the thread that calls [`Executor::block_on`]. Not `Send`: it
@@ -674,7 +679,10 @@ impl Executor {
     pub fn stats(&self) -> Stats {
         // SAFETY: owner thread (Executor is !Send), not inside a poll of this executor's
         // counters (they are plain copies).
-        unsafe { *self.s().stats.get() }
+        let mut s = unsafe { *self.s().stats.get() };
+        // The owner thread is the one that runs the executor, whose switches these are.
+        s.stage_switches = evl_reactor::core::stage::thread_switches();
+        s
     }
 
     /// Tasks alive (spawned and not yet released).
