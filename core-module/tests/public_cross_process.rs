@@ -1,66 +1,15 @@
-//! Public host elements are shared across processes: the parent creates a semaphore and a
-//! flag group by name, a child process (this test binary re-run with a filter) opens them by
-//! name, awaits the semaphore and answers on the flags.
+//! Public host elements are shared across processes (see `cross_process`).
 
-use evl_core::backend::{self, Backend, Selection};
-use evl_core::*;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+mod cross_process;
 
-const CHILD_ENV: &str = "EVL_TEST_CHILD_NAMES";
-
-fn deadline(secs: u64) -> Timestamp {
-    Clock::Monotonic
-        .now()
-        .saturating_add(Duration::from_secs(secs))
-}
+use evl_core::Backend;
 
 #[test]
 fn child_side() {
-    // Does nothing unless started by `parent_and_child_share_elements_by_name`.
-    let Ok(names) = std::env::var(CHILD_ENV) else {
-        return;
-    };
-    backend::select(Selection::Force(Backend::Host)).unwrap();
-    let (sem, flags) = names.split_once(',').unwrap();
-    let sem = Semaphore::open(sem).expect("child opens the semaphore by name");
-    let flags = Flags::open(flags).expect("child opens the flags by name");
-    for round in 0..3u32 {
-        sem.get_until(deadline(20))
-            .expect("child awaits the parent's put");
-        flags.post(1 << round).unwrap();
-    }
+    cross_process::child(Backend::Host);
 }
 
 #[test]
 fn parent_and_child_share_elements_by_name() {
-    backend::select(Selection::Force(Backend::Host)).unwrap();
-    let pid = std::process::id();
-    let (sn, fnm) = (format!("xproc-sem-{pid}"), format!("xproc-flags-{pid}"));
-    let sem = Semaphore::create(0, Visibility::Public(&sn)).unwrap();
-    let flags = Flags::create(0, Visibility::Public(&fnm)).unwrap();
-    // The child's own test report goes to a pipe, not into this run's output.
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_side", "--test-threads=1"])
-        .env(CHILD_ENV, format!("{sn},{fnm}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    for round in 0..3u32 {
-        sem.put().unwrap();
-        let bits = flags
-            .wait_until(1 << round, FlagsMode::All, deadline(20))
-            .expect("the child answers");
-        assert_eq!(bits, 1 << round);
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "child failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(sem.value(), 0);
-    assert_eq!(flags.peek(), 0);
+    cross_process::parent(Backend::Host, "child_side");
 }
