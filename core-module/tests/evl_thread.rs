@@ -214,3 +214,27 @@ fn an_oob_only_loop_makes_no_stage_switch() {
     .join()
     .unwrap();
 }
+
+/// Private threads are named for diagnostics only: two of them may share a name (two
+/// runtimes with a "main" executor), while public names stay exclusive.
+#[test]
+fn private_threads_may_share_a_name() {
+    if !setup() {
+        return;
+    }
+    let name = format!("evl-same-{}", std::process::id());
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let (n1, n2) = (name.clone(), name.clone());
+    let first = std::thread::spawn(move || {
+        let _t = Thread::attach(ThreadConfig::new(&n1)).unwrap();
+        rx.recv().unwrap(); // stay attached until the second one is
+    });
+    std::thread::spawn(move || {
+        let t = Thread::attach(ThreadConfig::new(&n2)).unwrap();
+        assert_eq!(t.name(), n2, "the thread keeps the name it asked for");
+        tx.send(()).unwrap();
+    })
+    .join()
+    .unwrap();
+    first.join().unwrap();
+}

@@ -73,12 +73,23 @@ pub(crate) fn attach(
 ) -> Result<Attachment> {
     const OP: &str = "Thread::attach";
     sys::process()?;
+    // The core wants element names unique per class, private ones included, across every
+    // process. A public thread is known by its name, so it keeps it (and a clash is an
+    // error); a private one is only named for diagnostics (`/sys/class/evl`, `evl ps`), so
+    // the thread id is appended, as libevl programs customarily do: two runtimes, or two
+    // programs, may each have an executor called "main".
+    let mut private_name = [0u8; crate::name::MAX_NAME_LEN];
+    let core_name = if public {
+        name
+    } else {
+        private_core_name(name, gettid(), &mut private_name)
+    };
     // SAFETY: the thread class takes no attributes (0).
     let (efd, eids) = unsafe {
         sys::clone_element(
             abi36::EVL_THREAD_CLONE_DEV_C,
             abi36::EVL_THREAD_DEV,
-            Some(name),
+            Some(core_name),
             0,
             if public {
                 abi36::EVL_CLONE_PUBLIC
@@ -131,6 +142,37 @@ pub(crate) fn attach(
         }
     }
     Ok(me)
+}
+
+/// The calling thread's id.
+fn gettid() -> u32 {
+    // SAFETY: gettid takes no argument and cannot fail.
+    unsafe { libc::gettid() as u32 }
+}
+
+/// `<name>:<tid>` in `buf`, `name` shortened as needed to fit the core's name length.
+fn private_core_name<'b>(
+    name: &str,
+    tid: u32,
+    buf: &'b mut [u8; crate::name::MAX_NAME_LEN],
+) -> &'b str {
+    let mut digits = [0u8; 10];
+    let mut n = tid;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let digits = &digits[i..];
+    let keep = name.len().min(buf.len() - 1 - digits.len());
+    buf[..keep].copy_from_slice(&name.as_bytes()[..keep]);
+    buf[keep] = b':';
+    buf[keep + 1..keep + 1 + digits.len()].copy_from_slice(digits);
+    core::str::from_utf8(&buf[..keep + 1 + digits.len()]).expect("ASCII name and digits")
 }
 
 impl Attachment {
@@ -308,5 +350,21 @@ extern "C" fn on_sigdebug(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mu
             let f: extern "C" fn(libc::c_int) = unsafe { core::mem::transmute(h) };
             f(sig);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_threads_get_their_tid_appended_within_the_name_limit() {
+        let mut b = [0u8; crate::name::MAX_NAME_LEN];
+        assert_eq!(private_core_name("main", 4321, &mut b), "main:4321");
+        assert_eq!(private_core_name("x", 0, &mut b), "x:0");
+        let long = "n".repeat(crate::name::MAX_NAME_LEN);
+        let got = private_core_name(&long, 4_000_000_000, &mut b).to_string();
+        assert_eq!(got.len(), crate::name::MAX_NAME_LEN);
+        assert!(got.ends_with(":4000000000"), "{got}");
     }
 }
