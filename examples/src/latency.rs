@@ -25,6 +25,7 @@ use crate::hist::{Histogram, Stats};
 use crate::report::{self, us, us_f};
 use crate::rt::{allocs_text, AllocWindow, Counters, Placement, Progress};
 use core::time::Duration;
+use evl::core::stage::{self, StageSwitches};
 use evl::core::{Clock, ErrorKind};
 use evl::time::{interval_at, Instant, MissedTicks};
 use std::path::PathBuf;
@@ -157,6 +158,11 @@ pub struct Side {
     /// Heap allocations the measuring thread made inside the loops, from the first wakeup of
     /// each block to its last (`None` without a counting allocator).
     pub allocs: Option<u64>,
+    /// Demotions of the measuring thread to the in-band stage inside the loops, as the EVL
+    /// core reported them (see `evl::core::stage`; zero on the host backend, which has no
+    /// stages, and for the tokio side, whose thread is not attached).
+    pub stage_switches: StageSwitches,
+    block_start: Option<StageSwitches>,
     window: AllocWindow,
     threshold_ns: u64,
 }
@@ -169,6 +175,8 @@ impl Side {
             misses: 0,
             skipped: 0,
             allocs: None,
+            stage_switches: StageSwitches::default(),
+            block_start: None,
             window: AllocWindow::default(),
             threshold_ns: threshold.as_nanos() as u64,
         }
@@ -183,12 +191,22 @@ impl Side {
         counters.sample(late_ns, miss);
         // Opens the allocation window at the first sample of a block (a no-op after).
         self.window.begin();
+        if self.block_start.is_none() {
+            // Thread-local reads: no system call.
+            self.block_start = Some(stage::thread_switches());
+        }
     }
 
-    /// Closes the allocation window at the end of a block.
+    /// Closes the allocation and stage-switch windows at the end of a block.
     fn end_block(&mut self) {
         self.window.end();
         self.allocs = self.window.total();
+        if let Some(start) = self.block_start.take() {
+            let d = stage::thread_switches().since(&start);
+            for (t, v) in self.stage_switches.by_cause.iter_mut().zip(d.by_cause) {
+                *t += v;
+            }
+        }
     }
 
     /// The side's statistics.
@@ -510,6 +528,18 @@ fn print_report(s: &Summary, o: &Options) {
         "heap allocations inside the measured loops: {}",
         allocs.join(", ")
     );
+    if evl::core::backend::current().ok() == Some(evl::Backend::Evl) {
+        let sw: Vec<String> = s
+            .sides
+            .iter()
+            .filter(|x| x.name != "tokio")
+            .map(|x| format!("{} {}", x.name, x.stage_switches))
+            .collect();
+        println!(
+            "in-band stage switches inside the measured loops (reported by the core): {}",
+            sw.join(", ")
+        );
+    }
     if !o.quiet {
         let series: Vec<(&str, &Histogram)> = s.sides.iter().map(|x| (x.name, &x.hist)).collect();
         println!("histogram of lateness:");

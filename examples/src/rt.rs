@@ -94,9 +94,12 @@ impl Placement {
 
     /// An executor config for this placement.
     pub fn executor(&self, name: &'static str) -> ExecutorConfig {
+        // Stage-switch reports cost nothing until a switch happens; the examples always
+        // want to see them.
         let mut c = ExecutorConfig::new(name)
             .policy(self.policy)
-            .lock_memory(self.lock_memory);
+            .lock_memory(self.lock_memory)
+            .warn_stage_switches(true);
         if let Some(cpu) = self.cpu {
             c = c.cpu(cpu);
         }
@@ -107,7 +110,8 @@ impl Placement {
     pub fn attach(&self, name: &str) -> evl::Result<Thread> {
         let mut cfg = ThreadConfig::new(name)
             .policy(self.policy)
-            .lock_memory(self.lock_memory);
+            .lock_memory(self.lock_memory)
+            .warn_stage_switches(true);
         if let Some(cpu) = self.cpu {
             cfg = cfg.cpus(CpuSet::single(cpu)?);
         }
