@@ -26,6 +26,9 @@ fn setup() -> bool {
     true
 }
 
+#[global_allocator]
+static ALLOCATOR: evl_alloc_count::CountingAlloc = evl_alloc_count::CountingAlloc;
+
 static N: AtomicUsize = AtomicUsize::new(0);
 
 /// Runs `f` on a new thread attached to the core.
@@ -354,5 +357,42 @@ fn a_closed_fd_drops_out_of_the_set() {
         keep.set(Start::At(Timestamp::ZERO), None).unwrap();
         let n = ps.wait(&mut out, None).unwrap();
         assert_eq!(tokens(&out[..n]), vec![1]);
+    });
+}
+
+#[test]
+fn steady_state_timer_and_poll_paths_allocate_nothing() {
+    if !setup() {
+        return;
+    }
+    attached(|| {
+        let tick = Timer::new(Clock::Monotonic).unwrap();
+        let once = Timer::new(Clock::Monotonic).unwrap();
+        let ps = PollSet::new().unwrap();
+        ps.add(tick.as_fd(), PollFlags::IN, 1).unwrap();
+        ps.add(once.as_fd(), PollFlags::IN | PollFlags::ONESHOT, 2)
+            .unwrap();
+        tick.set(Start::After(ms(1)), Some(ms(1))).unwrap();
+        let mut out = [PollEvent::default(); 4];
+        let mut round = || {
+            once.set(Start::At(Timestamp::ZERO), None).unwrap();
+            let n = ps.wait(&mut out, None).unwrap();
+            assert!(n >= 1);
+            ps.modify(once.as_fd(), PollFlags::IN | PollFlags::ONESHOT, 2)
+                .unwrap();
+            assert!(tick.read_until(after(Duration::from_secs(5))).unwrap() >= 1);
+            let _ = tick.try_read();
+            let _ = once.try_read();
+            assert!(tick.remaining().unwrap().is_some());
+            once.disarm().unwrap();
+            assert!(ps.wait(&mut out, Some(Timestamp::ZERO)).unwrap() <= 2);
+        };
+        round(); // warm-up
+        let n = evl_alloc_count::allocations_in(|| {
+            for _ in 0..50 {
+                round();
+            }
+        });
+        assert_eq!(n, 0, "allocations in the steady state");
     });
 }
