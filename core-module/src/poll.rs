@@ -72,6 +72,7 @@ pub struct PollSet {
 #[derive(Debug)]
 enum Inner {
     Host(OwnedFd),
+    Evl(crate::backend::evl::poll::PollSet),
 }
 
 impl PollSet {
@@ -90,7 +91,9 @@ impl PollSet {
                     )?),
                 })
             }
-            Backend::Evl => Err(backend::evl::not_yet(OP)),
+            Backend::Evl => Ok(PollSet {
+                inner: Inner::Evl(crate::backend::evl::poll::PollSet::new()?),
+            }),
         }
     }
 
@@ -102,7 +105,10 @@ impl PollSet {
         token: u64,
         op: &'static str,
     ) -> Result<()> {
-        let Inner::Host(ep) = &self.inner;
+        let ep = match &self.inner {
+            Inner::Host(ep) => ep,
+            Inner::Evl(_) => return Err(Error::new(ErrorKind::Other, op, "not a host poll set")),
+        };
         let mut ev = libc::epoll_event {
             events: events.0,
             u64: token,
@@ -125,16 +131,25 @@ impl PollSet {
 
     /// Adds `fd`, watched for `events`, reported with `token`.
     pub fn add(&self, fd: BorrowedFd<'_>, events: PollFlags, token: u64) -> Result<()> {
+        if let Inner::Evl(ps) = &self.inner {
+            return ps.add(fd, events, token);
+        }
         self.ctl(libc::EPOLL_CTL_ADD, fd, events, token, "PollSet::add")
     }
 
     /// Changes what `fd` is watched for, and its token.
     pub fn modify(&self, fd: BorrowedFd<'_>, events: PollFlags, token: u64) -> Result<()> {
+        if let Inner::Evl(ps) = &self.inner {
+            return ps.modify(fd, events, token);
+        }
         self.ctl(libc::EPOLL_CTL_MOD, fd, events, token, "PollSet::modify")
     }
 
     /// Removes `fd`.
     pub fn remove(&self, fd: BorrowedFd<'_>) -> Result<()> {
+        if let Inner::Evl(ps) = &self.inner {
+            return ps.remove(fd);
+        }
         self.ctl(
             libc::EPOLL_CTL_DEL,
             fd,
@@ -156,7 +171,10 @@ impl PollSet {
                 "pass a buffer of at least one PollEvent",
             ));
         }
-        let Inner::Host(ep) = &self.inner;
+        let ep = match &self.inner {
+            Inner::Host(ep) => ep,
+            Inner::Evl(ps) => return ps.wait(out, deadline),
+        };
         // epoll_event is packed on x86_64; gather into a stack batch then copy out.
         const BATCH: usize = 64;
         let mut raw = [libc::epoll_event { events: 0, u64: 0 }; BATCH];

@@ -30,6 +30,7 @@ pub struct Timer {
 #[derive(Debug)]
 enum Inner {
     Host(OwnedFd),
+    Evl(crate::backend::evl::timer::Timer),
 }
 
 impl Timer {
@@ -48,7 +49,10 @@ impl Timer {
                     inner: Inner::Host(fd),
                 })
             }
-            Backend::Evl => Err(backend::evl::not_yet(OP)),
+            Backend::Evl => Ok(Timer {
+                clock,
+                inner: Inner::Evl(crate::backend::evl::timer::Timer::new(clock)?),
+            }),
         }
     }
 
@@ -69,6 +73,9 @@ impl Timer {
                 "a periodic timer needs a non-zero period; pass None for one-shot",
             ));
         }
+        if let Inner::Evl(t) = &self.inner {
+            return t.set(start, period);
+        }
         let (flags, value) = match start {
             // An absolute zero would disarm a timerfd: fire at the earliest instant instead.
             Start::At(t) => (
@@ -86,6 +93,9 @@ impl Timer {
 
     /// Disarms the timer and discards pending expirations.
     pub fn disarm(&self) -> Result<()> {
+        if let Inner::Evl(t) = &self.inner {
+            return t.disarm();
+        }
         let zero = libc::timespec {
             tv_sec: 0,
             tv_nsec: 0,
@@ -100,19 +110,19 @@ impl Timer {
         )
     }
 
+    /// Sets a host timerfd (EVL timers are set by their backend, see `set` and `disarm`).
     fn settime(&self, flags: libc::c_int, spec: &libc::itimerspec, op: &'static str) -> Result<()> {
-        match &self.inner {
-            Inner::Host(fd) => {
-                // SAFETY: a valid timerfd, a valid itimerspec, null old-value pointer.
-                let rc = unsafe {
-                    libc::timerfd_settime(fd.as_raw_fd(), flags, spec, core::ptr::null_mut())
-                };
-                if rc != 0 {
-                    return Err(Error::last_os_error(op, "time out of range for this clock"));
-                }
-                Ok(())
-            }
+        let fd = match &self.inner {
+            Inner::Host(fd) => fd,
+            Inner::Evl(_) => return Err(Error::new(ErrorKind::Other, op, "not a host timer")),
+        };
+        // SAFETY: a valid timerfd, a valid itimerspec, null old-value pointer.
+        let rc =
+            unsafe { libc::timerfd_settime(fd.as_raw_fd(), flags, spec, core::ptr::null_mut()) };
+        if rc != 0 {
+            return Err(Error::last_os_error(op, "time out of range for this clock"));
         }
+        Ok(())
     }
 
     /// Waits for the next expiry; returns the expirations since the last read (>= 1).
@@ -126,6 +136,9 @@ impl Timer {
     }
 
     fn read_until_inner(&self, deadline: Option<Timestamp>, op: &'static str) -> Result<u64> {
+        if let Inner::Evl(t) = &self.inner {
+            return t.read_until(deadline, op);
+        }
         loop {
             match self.try_read() {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {}
@@ -143,6 +156,9 @@ impl Timer {
 
     /// The expirations pending, without waiting ([`ErrorKind::WouldBlock`] when none).
     pub fn try_read(&self) -> Result<u64> {
+        if let Inner::Evl(t) = &self.inner {
+            return t.try_read();
+        }
         let mut buf = [0u8; 8];
         match sys::read_nb(self.as_fd(), &mut buf, "Timer::try_read")? {
             8 => Ok(u64::from_ne_bytes(buf)),
@@ -173,6 +189,7 @@ impl Timer {
                 let d = Duration::new(cur.it_value.tv_sec as u64, cur.it_value.tv_nsec as u32);
                 Ok((d != Duration::ZERO).then_some(d))
             }
+            Inner::Evl(t) => t.remaining(),
         }
     }
 }
@@ -181,6 +198,7 @@ impl AsFd for Timer {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match &self.inner {
             Inner::Host(fd) => fd.as_fd(),
+            Inner::Evl(t) => t.as_fd(),
         }
     }
 }

@@ -9,8 +9,10 @@
 
 pub mod abi36;
 pub mod ioctl;
+pub(crate) mod poll;
 pub(crate) mod sys;
 pub(crate) mod thread;
+pub(crate) mod timer;
 
 use crate::error::{Error, ErrorKind, Result};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
