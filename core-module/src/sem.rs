@@ -1,5 +1,6 @@
 //! Counting semaphores (EVL: an event monitor with the COUNT protocol).
 
+use crate::backend::evl::monitor as evl;
 use crate::backend::host::monitor::{Kind, Monitor};
 use crate::backend::{self, Backend};
 use crate::error::{Error, ErrorKind, Result};
@@ -22,6 +23,7 @@ pub struct Semaphore {
 #[derive(Debug)]
 enum Inner {
     Host(Monitor),
+    Evl(evl::Sem),
 }
 
 impl Semaphore {
@@ -45,7 +47,9 @@ impl Semaphore {
             Backend::Host => Ok(Semaphore {
                 inner: Inner::Host(Monitor::create(Kind::Semaphore, initial, vis, OP)?),
             }),
-            Backend::Evl => Err(backend::evl::not_yet(OP)),
+            Backend::Evl => Ok(Semaphore {
+                inner: Inner::Evl(evl::Sem::create(initial, vis, OP)?),
+            }),
         }
     }
 
@@ -57,7 +61,9 @@ impl Semaphore {
             Backend::Host => Ok(Semaphore {
                 inner: Inner::Host(Monitor::open(Kind::Semaphore, name, OP)?),
             }),
-            Backend::Evl => Err(backend::evl::not_yet(OP)),
+            Backend::Evl => Ok(Semaphore {
+                inner: Inner::Evl(evl::Sem::open(name, OP)?),
+            }),
         }
     }
 
@@ -65,6 +71,7 @@ impl Semaphore {
     pub fn get(&self) -> Result<()> {
         match &self.inner {
             Inner::Host(m) => m.sem_get(None, false, "Semaphore::get"),
+            Inner::Evl(s) => s.get(None, false, "Semaphore::get"),
         }
     }
 
@@ -73,6 +80,7 @@ impl Semaphore {
     pub fn get_until(&self, deadline: Timestamp) -> Result<()> {
         match &self.inner {
             Inner::Host(m) => m.sem_get(Some(deadline), false, "Semaphore::get_until"),
+            Inner::Evl(s) => s.get(Some(deadline), false, "Semaphore::get_until"),
         }
     }
 
@@ -80,6 +88,7 @@ impl Semaphore {
     pub fn try_get(&self) -> Result<()> {
         match &self.inner {
             Inner::Host(m) => m.sem_get(None, true, "Semaphore::try_get"),
+            Inner::Evl(s) => s.get(None, true, "Semaphore::try_get"),
         }
     }
 
@@ -87,6 +96,7 @@ impl Semaphore {
     pub fn put(&self) -> Result<()> {
         match &self.inner {
             Inner::Host(m) => m.sem_put("Semaphore::put"),
+            Inner::Evl(s) => s.put("Semaphore::put"),
         }
     }
 
@@ -94,6 +104,7 @@ impl Semaphore {
     pub fn flush(&self) -> Result<usize> {
         match &self.inner {
             Inner::Host(m) => m.sem_flush("Semaphore::flush"),
+            Inner::Evl(s) => s.flush("Semaphore::flush"),
         }
     }
 
@@ -102,6 +113,7 @@ impl Semaphore {
     pub fn value(&self) -> i32 {
         match &self.inner {
             Inner::Host(m) => m.sem_value(),
+            Inner::Evl(s) => s.value(),
         }
     }
 
@@ -111,6 +123,7 @@ impl Semaphore {
     pub fn poll_fd(&self) -> BorrowedFd<'_> {
         match &self.inner {
             Inner::Host(m) => m.poll_fd().expect("semaphores are pollable"),
+            Inner::Evl(s) => s.fd(),
         }
     }
 }
