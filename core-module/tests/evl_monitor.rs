@@ -12,6 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+#[global_allocator]
+static ALLOCATOR: evl_alloc_count::CountingAlloc = evl_alloc_count::CountingAlloc;
+
 fn setup() -> bool {
     if !Path::new(evl::CONTROL_DEVICE).exists() {
         // Past libtest's output capture, so the skip shows in every run.
@@ -427,4 +430,62 @@ fn a_public_monitor_lives_while_any_handle_is_open() {
             }
         }
     }
+}
+
+fn soon(ms: u64) -> Timestamp {
+    Clock::Monotonic
+        .now()
+        .saturating_add(Duration::from_millis(ms))
+}
+
+#[test]
+fn steady_state_monitor_paths_allocate_nothing_on_the_core() {
+    if !setup() {
+        return;
+    }
+    let _t = Thread::attach(ThreadConfig::new(&unique("alloc"))).unwrap();
+    let sem = Arc::new(Semaphore::new(0).unwrap());
+    let flags = Flags::new(0).unwrap();
+    let mutex = Arc::new(Mutex::new().unwrap());
+    let event = Arc::new(Event::new().unwrap());
+    let bell = Doorbell::new().unwrap();
+    // Another thread keeps a waiter on the event and posts units, so the blocking and
+    // core-assisted paths run too.
+    let (m2, ev2, s2) = (mutex.clone(), event.clone(), sem.clone());
+    let helper = std::thread::spawn(move || {
+        let _t = Thread::attach(ThreadConfig::new(&unique("help"))).unwrap();
+        for _ in 0..50 {
+            let mut g = m2.lock().unwrap();
+            let _ = ev2.wait_until(&mut g, soon(20));
+            drop(g);
+            s2.put().unwrap();
+        }
+    });
+    let run = || {
+        for _ in 0..50 {
+            sem.put().unwrap();
+            sem.try_get().unwrap();
+            // Blocks: times out, or takes a unit the helper posts.
+            let _ = sem.get_until(soon(1));
+            let _ = sem.value();
+            flags.post(0b101).unwrap();
+            flags.try_wait(0b1, FlagsMode::Any).unwrap();
+            flags.wait(0b100, FlagsMode::All).unwrap();
+            flags.broadcast(0b10).unwrap();
+            flags.wait_until(0b10, FlagsMode::Any, soon(10)).unwrap();
+            let _ = flags.peek();
+            let mut g = mutex.lock().unwrap();
+            let _ = event.signal().unwrap();
+            let _ = event.wait_until(&mut g, soon(1));
+            drop(g);
+            drop(mutex.try_lock());
+            let _ = event.broadcast().unwrap();
+            bell.ring();
+            bell.drain();
+        }
+    };
+    run();
+    let n = evl_alloc_count::allocations_in(run);
+    helper.join().unwrap();
+    assert_eq!(n, 0, "{n} allocations on steady-state monitor paths");
 }
