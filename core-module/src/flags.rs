@@ -69,6 +69,10 @@ impl Flags {
     }
 
     /// Waits for `bits` per `mode`; returns and clears the bits that matched.
+    ///
+    /// On the EVL backend only threads attached to the core ([`crate::Thread::attach`]) can
+    /// wait (also for [`wait_until`](Flags::wait_until)); [`try_wait`](Flags::try_wait),
+    /// [`post`](Flags::post) and [`broadcast`](Flags::broadcast) work from any thread.
     pub fn wait(&self, bits: u32, mode: FlagsMode) -> Result<u32> {
         match &self.inner {
             Inner::Host(m) => {

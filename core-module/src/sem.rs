@@ -68,6 +68,11 @@ impl Semaphore {
     }
 
     /// Takes one unit, waiting as long as it takes.
+    ///
+    /// On the EVL backend only threads attached to the core ([`crate::Thread::attach`]) can
+    /// wait: any thread takes an available unit, and one not attached gets
+    /// [`ErrorKind::PermissionDenied`] where it would have to wait (also for
+    /// [`get_until`](Semaphore::get_until)).
     pub fn get(&self) -> Result<()> {
         match &self.inner {
             Inner::Host(m) => m.sem_get(None, false, "Semaphore::get"),
@@ -101,6 +106,10 @@ impl Semaphore {
     }
 
     /// Wakes every waiter without granting a unit; returns how many were woken.
+    ///
+    /// On the EVL backend the core does not report that number: it is the number of waiters
+    /// seen just before the call ([`value`](Semaphore::value)), exact unless one comes or
+    /// goes meanwhile.
     pub fn flush(&self) -> Result<usize> {
         match &self.inner {
             Inner::Host(m) => m.sem_flush("Semaphore::flush"),

@@ -26,6 +26,17 @@
 //!   `EVL_MONIOC_WAIT` with the gate's fd releases the gate, sleeps, and re-acquires it in
 //!   the core before returning.
 //!
+//! The core flushes a monitor's sleepers (with `EIDRM`, reported as [`ErrorKind::Closed`])
+//! whenever one of its open files is released, not only the last: dropping any handle of a
+//! public monitor (or the last descriptor of a `dup`) ends the waits on it.
+//!
+//! The mutex fast path is skipped for threads running in-band, as libevl does; libevl also
+//! skips it for weak (SCHED_OTHER-attached) threads and threads with WOLI checks, which the
+//! attached thread's record does not expose yet. A weak thread is in-band unless it holds a
+//! lock taken through the core, so the difference is confined to nested locking by weak
+//! threads (the inner lock is not counted by the core and does not keep the thread
+//! out-of-band).
+//!
 //! Timeouts are absolute on the monitor's clock (monotonic for the monitors made here); an
 //! all-zero timespec means "no timeout" to the core, so a deadline at time zero is sent as
 //! one nanosecond (already past, which is what it means).
