@@ -1,11 +1,12 @@
 //! A doorbell: the cheapest cross-thread, cross-context wake-up the core offers.
 //!
-//! Not an EVL element class of its own: on the EVL backend it will be a flags element's bit
-//! (oob-pollable); on the host backend it is an eventfd. [`Doorbell::ring`] is one system
+//! Not an EVL element class of its own: on the EVL backend it is a private flags element's
+//! bit (oob-pollable); on the host backend it is an eventfd. [`Doorbell::ring`] is one system
 //! call that never blocks and takes no lock, so it may be called from any thread and from a
 //! signal handler (async-signal-safe). The fd is readable from the first ring until
 //! [`Doorbell::drain`]: rings coalesce.
 
+use crate::backend::evl::monitor as evl;
 use crate::backend::host::sys;
 use crate::backend::{self, Backend};
 use crate::error::{ErrorKind, Result};
@@ -20,6 +21,7 @@ pub struct Doorbell {
 #[derive(Debug)]
 enum Inner {
     Host(OwnedFd),
+    Evl(evl::Bell),
 }
 
 impl Doorbell {
@@ -38,21 +40,39 @@ impl Doorbell {
                     )?),
                 })
             }
-            Backend::Evl => Err(backend::evl::not_yet(OP)),
+            Backend::Evl => Ok(Doorbell {
+                inner: Inner::Evl(evl::Bell::new(OP)?),
+            }),
         }
     }
 
     /// Rings: the fd becomes readable. Async-signal-safe; never blocks, never allocates.
+    ///
+    /// On the EVL backend: `write(2)` of the bell bit to the flags element (`oob_write` from a
+    /// thread running out-of-band), from any thread, attached or not.
     pub fn ring(&self) {
-        let one = 1u64.to_ne_bytes();
-        // The only failure is a counter at u64::MAX - 1, which leaves it readable anyway.
-        let _ = sys::write_nb(self.as_fd(), &one, "Doorbell::ring");
+        match &self.inner {
+            Inner::Host(fd) => {
+                let one = 1u64.to_ne_bytes();
+                // The only failure is a counter at u64::MAX - 1, which leaves it readable
+                // anyway.
+                let _ = sys::write_nb(fd.as_fd(), &one, "Doorbell::ring");
+            }
+            Inner::Evl(bell) => bell.ring(),
+        }
     }
 
     /// Silences it; returns how many rings were coalesced since the last drain (0 if none).
+    ///
+    /// On the EVL backend rings set one bit, which cannot count them: a rung doorbell drains
+    /// as 1, whatever the number of rings since the last drain.
     pub fn drain(&self) -> u64 {
+        let fd = match &self.inner {
+            Inner::Host(fd) => fd.as_fd(),
+            Inner::Evl(bell) => return u64::from(bell.drain()),
+        };
         let mut buf = [0u8; 8];
-        match sys::read_nb(self.as_fd(), &mut buf, "Doorbell::drain") {
+        match sys::read_nb(fd, &mut buf, "Doorbell::drain") {
             Ok(8) => u64::from_ne_bytes(buf),
             Ok(_) => 0,
             Err(e) => {
@@ -67,6 +87,7 @@ impl AsFd for Doorbell {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match &self.inner {
             Inner::Host(fd) => fd.as_fd(),
+            Inner::Evl(bell) => bell.fd(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Events (EVL: an event monitor with the GATED protocol — a condition variable).
 
+use crate::backend::evl::monitor as evl;
 use crate::backend::host::monitor::{Kind, Monitor};
 use crate::backend::{self, Backend};
 use crate::error::Result;
@@ -23,6 +24,7 @@ pub struct Event {
 #[derive(Debug)]
 enum Inner {
     Host(Monitor),
+    Evl(evl::CondEvent),
 }
 
 impl Event {
@@ -39,7 +41,9 @@ impl Event {
             Backend::Host => Ok(Event {
                 inner: Inner::Host(Monitor::create(Kind::Event, 0, vis, OP)?),
             }),
-            Backend::Evl => Err(backend::evl::not_yet(OP)),
+            Backend::Evl => Ok(Event {
+                inner: Inner::Evl(evl::CondEvent::create(vis, OP)?),
+            }),
         }
     }
 
@@ -51,7 +55,9 @@ impl Event {
             Backend::Host => Ok(Event {
                 inner: Inner::Host(Monitor::open(Kind::Event, name, OP)?),
             }),
-            Backend::Evl => Err(backend::evl::not_yet(OP)),
+            Backend::Evl => Ok(Event {
+                inner: Inner::Evl(evl::CondEvent::open(name, OP)?),
+            }),
         }
     }
 
@@ -74,20 +80,43 @@ impl Event {
     ) -> Result<()> {
         match (&self.inner, &guard.mutex.inner) {
             (Inner::Host(ev), mutex::Inner::Host(gate)) => ev.event_wait(gate, deadline, op),
+            (Inner::Evl(ev), mutex::Inner::Evl(gate)) => ev.wait(gate, deadline, op),
+            // One backend serves a process: the pairs below cannot be built.
+            (Inner::Host(_), mutex::Inner::Evl(_)) | (Inner::Evl(_), mutex::Inner::Host(_)) => {
+                Err(crate::Error::new(
+                    crate::ErrorKind::InvalidArgument,
+                    op,
+                    "the event and the mutex come from different backends",
+                ))
+            }
         }
     }
 
     /// Wakes the first waiter, if any; returns how many were woken (0 or 1).
+    ///
+    /// On the EVL backend the core delivers the signal when the mutex is released: called
+    /// with the mutex held, the waiter wakes at the caller's unlock, and a second signal under
+    /// the same hold returns 0 (one wake per release); called without it, the mutex is taken
+    /// and released here (which needs an attached thread, and a handle that has waited with
+    /// that mutex; otherwise [`crate::ErrorKind::PermissionDenied`] or
+    /// [`crate::ErrorKind::InvalidArgument`] says to lock it first).
     pub fn signal(&self) -> Result<usize> {
         match &self.inner {
             Inner::Host(m) => m.event_signal(false, "Event::signal"),
+            Inner::Evl(ev) => ev.signal(false, "Event::signal"),
         }
     }
 
     /// Wakes every waiter; returns how many were woken.
+    ///
+    /// On the EVL backend (delivery as for [`signal`](Event::signal)) the core does not say
+    /// how many threads it wakes: the count is that of the threads waiting through this
+    /// handle, at least 1 when the core reports any waiter, 0 exactly when none waits.
+    /// Waiters in other processes are woken but not counted.
     pub fn broadcast(&self) -> Result<usize> {
         match &self.inner {
             Inner::Host(m) => m.event_signal(true, "Event::broadcast"),
+            Inner::Evl(ev) => ev.signal(true, "Event::broadcast"),
         }
     }
 }

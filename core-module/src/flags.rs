@@ -1,5 +1,6 @@
 //! Flag groups (EVL: an event monitor with the MASK protocol).
 
+use crate::backend::evl::monitor as evl;
 use crate::backend::host::monitor::{Kind, Monitor};
 use crate::backend::{self, Backend};
 use crate::error::Result;
@@ -30,6 +31,7 @@ pub struct Flags {
 #[derive(Debug)]
 enum Inner {
     Host(Monitor),
+    Evl(evl::FlagGroup),
 }
 
 impl Flags {
@@ -46,7 +48,9 @@ impl Flags {
             Backend::Host => Ok(Flags {
                 inner: Inner::Host(Monitor::create(Kind::Flags, initial, vis, OP)?),
             }),
-            Backend::Evl => Err(backend::evl::not_yet(OP)),
+            Backend::Evl => Ok(Flags {
+                inner: Inner::Evl(evl::FlagGroup::create(initial, vis, OP)?),
+            }),
         }
     }
 
@@ -58,16 +62,23 @@ impl Flags {
             Backend::Host => Ok(Flags {
                 inner: Inner::Host(Monitor::open(Kind::Flags, name, OP)?),
             }),
-            Backend::Evl => Err(backend::evl::not_yet(OP)),
+            Backend::Evl => Ok(Flags {
+                inner: Inner::Evl(evl::FlagGroup::open(name, OP)?),
+            }),
         }
     }
 
     /// Waits for `bits` per `mode`; returns and clears the bits that matched.
+    ///
+    /// On the EVL backend only threads attached to the core ([`crate::Thread::attach`]) can
+    /// wait (also for [`wait_until`](Flags::wait_until)); [`try_wait`](Flags::try_wait),
+    /// [`post`](Flags::post) and [`broadcast`](Flags::broadcast) work from any thread.
     pub fn wait(&self, bits: u32, mode: FlagsMode) -> Result<u32> {
         match &self.inner {
             Inner::Host(m) => {
                 m.flags_wait(bits, mode == FlagsMode::All, None, false, "Flags::wait")
             }
+            Inner::Evl(f) => f.wait(bits, mode == FlagsMode::All, None, false, "Flags::wait"),
         }
     }
 
@@ -75,6 +86,13 @@ impl Flags {
     pub fn wait_until(&self, bits: u32, mode: FlagsMode, deadline: Timestamp) -> Result<u32> {
         match &self.inner {
             Inner::Host(m) => m.flags_wait(
+                bits,
+                mode == FlagsMode::All,
+                Some(deadline),
+                false,
+                "Flags::wait_until",
+            ),
+            Inner::Evl(f) => f.wait(
                 bits,
                 mode == FlagsMode::All,
                 Some(deadline),
@@ -90,6 +108,7 @@ impl Flags {
             Inner::Host(m) => {
                 m.flags_wait(bits, mode == FlagsMode::All, None, true, "Flags::try_wait")
             }
+            Inner::Evl(f) => f.wait(bits, mode == FlagsMode::All, None, true, "Flags::try_wait"),
         }
     }
 
@@ -97,6 +116,7 @@ impl Flags {
     pub fn post(&self, bits: u32) -> Result<()> {
         match &self.inner {
             Inner::Host(m) => m.flags_post(bits, false, "Flags::post"),
+            Inner::Evl(f) => f.post(bits, false, "Flags::post"),
         }
     }
 
@@ -104,6 +124,7 @@ impl Flags {
     pub fn broadcast(&self, bits: u32) -> Result<()> {
         match &self.inner {
             Inner::Host(m) => m.flags_post(bits, true, "Flags::broadcast"),
+            Inner::Evl(f) => f.post(bits, true, "Flags::broadcast"),
         }
     }
 
@@ -111,6 +132,7 @@ impl Flags {
     pub fn peek(&self) -> u32 {
         match &self.inner {
             Inner::Host(m) => m.value(),
+            Inner::Evl(f) => f.peek(),
         }
     }
 
@@ -118,6 +140,7 @@ impl Flags {
     pub fn poll_fd(&self) -> BorrowedFd<'_> {
         match &self.inner {
             Inner::Host(m) => m.poll_fd().expect("flags are pollable"),
+            Inner::Evl(f) => f.fd(),
         }
     }
 }

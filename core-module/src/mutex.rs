@@ -1,5 +1,6 @@
 //! Mutexes (EVL: a gate monitor with priority inheritance).
 
+use crate::backend::evl::monitor as evl;
 use crate::backend::host::monitor::{Kind, Monitor};
 use crate::backend::{self, Backend};
 use crate::error::Result;
@@ -21,6 +22,7 @@ pub struct Mutex {
 #[derive(Debug)]
 pub(crate) enum Inner {
     Host(Monitor),
+    Evl(evl::Gate),
 }
 
 /// Holds a [`Mutex`] locked; unlocks on drop. Stays on the thread that locked it.
@@ -45,7 +47,9 @@ impl Mutex {
             Backend::Host => Ok(Mutex {
                 inner: Inner::Host(Monitor::create(Kind::Mutex, 0, vis, OP)?),
             }),
-            Backend::Evl => Err(backend::evl::not_yet(OP)),
+            Backend::Evl => Ok(Mutex {
+                inner: Inner::Evl(evl::Gate::create(vis, OP)?),
+            }),
         }
     }
 
@@ -57,7 +61,9 @@ impl Mutex {
             Backend::Host => Ok(Mutex {
                 inner: Inner::Host(Monitor::open(Kind::Mutex, name, OP)?),
             }),
-            Backend::Evl => Err(backend::evl::not_yet(OP)),
+            Backend::Evl => Ok(Mutex {
+                inner: Inner::Evl(evl::Gate::open(name, OP)?),
+            }),
         }
     }
 
@@ -69,9 +75,15 @@ impl Mutex {
     }
 
     /// Locks, waiting as long as it takes.
+    ///
+    /// On the EVL backend the caller must be attached to the core ([`crate::Thread::attach`]):
+    /// the lock word holds the owner's core handle ([`crate::ErrorKind::PermissionDenied`]
+    /// otherwise). The same holds for [`lock_until`](Mutex::lock_until) and
+    /// [`try_lock`](Mutex::try_lock).
     pub fn lock(&self) -> Result<MutexGuard<'_>> {
         match &self.inner {
             Inner::Host(m) => m.gate_lock().lock(None, "Mutex::lock")?,
+            Inner::Evl(g) => g.lock(None, "Mutex::lock")?,
         }
         Ok(self.guard())
     }
@@ -80,6 +92,7 @@ impl Mutex {
     pub fn lock_until(&self, deadline: Timestamp) -> Result<MutexGuard<'_>> {
         match &self.inner {
             Inner::Host(m) => m.gate_lock().lock(Some(deadline), "Mutex::lock_until")?,
+            Inner::Evl(g) => g.lock(Some(deadline), "Mutex::lock_until")?,
         }
         Ok(self.guard())
     }
@@ -88,6 +101,10 @@ impl Mutex {
     pub fn try_lock(&self) -> Result<MutexGuard<'_>> {
         let ok = match &self.inner {
             Inner::Host(m) => m.gate_lock().try_lock(),
+            Inner::Evl(g) => {
+                g.try_lock("Mutex::try_lock")?;
+                true
+            }
         };
         if ok {
             Ok(self.guard())
@@ -105,6 +122,7 @@ impl Drop for MutexGuard<'_> {
     fn drop(&mut self) {
         match &self.mutex.inner {
             Inner::Host(m) => m.gate_lock().unlock(),
+            Inner::Evl(g) => g.unlock(),
         }
     }
 }

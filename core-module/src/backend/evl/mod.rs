@@ -9,6 +9,7 @@
 
 pub mod abi36;
 pub mod ioctl;
+pub(crate) mod monitor;
 pub(crate) mod poll;
 pub(crate) mod sys;
 pub(crate) mod thread;
