@@ -15,6 +15,11 @@ pub enum Visibility<'a> {
     /// Reachable only through the returned handle (and its clones/fds).
     Private,
     /// Created under `name`; others open it with the element type's `open(name)`.
+    ///
+    /// How long the name lives differs between backends: on the EVL core a public element
+    /// and its name live as long as any handle on it is open, in any process; on the host
+    /// backend the creator removes the name when its handle drops (handles already open keep
+    /// working, new opens fail with `NotFound`).
     Public(&'a str),
 }
 

@@ -315,71 +315,39 @@ impl Monitor {
     }
 }
 
-/// Creates a monitor with the monitor clone device. A public one is opened by name before
-/// the clone device is closed: the clone request's own reference is the only one until then,
-/// and closing the clone device drops it (the element would be gone before the open).
+/// Creates a monitor with the monitor clone device: public when it has a name.
 fn clone_monitor(
     attrs: &abi36::EvlMonitorAttrs,
     name: Option<&str>,
     op: &'static str,
 ) -> Result<(OwnedFd, abi36::EvlElementIds)> {
-    let factory = sys::open_rw(abi36::EVL_MONITOR_CLONE_DEV_C).map_err(|e| {
-        Error::from_errno(
-            e,
-            op,
-            "cannot open /dev/evl/monitor/clone (run as root, or give your user access to /dev/evl)",
-        )
-    })?;
-    let mut cname = [0u8; crate::name::MAX_NAME_LEN + 1];
-    if let Some(n) = name {
-        cname[..n.len()].copy_from_slice(n.as_bytes());
-    }
-    let mut req = abi36::EvlCloneReq {
-        name_ptr: if name.is_some() {
-            cname.as_ptr() as u64
-        } else {
-            0
-        },
-        attrs_ptr: attrs as *const abi36::EvlMonitorAttrs as u64,
-        clone_flags: if name.is_some() {
-            abi36::EVL_CLONE_PUBLIC
-        } else {
-            abi36::EVL_CLONE_PRIVATE
-        },
-        ..Default::default()
-    };
-    // SAFETY: EVL_IOC_CLONE reads and writes one EvlCloneReq at the address passed, `req`,
-    // live and writable for the call; the core reads the NUL-terminated name at `name_ptr`
-    // (`cname`, live, zero-filled past the name) and one EvlMonitorAttrs at `attrs_ptr`
-    // (`attrs`, live).
+    // SAFETY: the monitor class takes one EvlMonitorAttrs, `attrs`, live for the call.
     unsafe {
-        sys::ioctl(
-            factory.as_raw_fd(),
-            abi36::EVL_IOC_CLONE,
-            &mut req as *mut abi36::EvlCloneReq as usize,
+        sys::clone_element(
+            abi36::EVL_MONITOR_CLONE_DEV_C,
+            abi36::EVL_MONITOR_DEV,
+            name,
+            attrs as *const abi36::EvlMonitorAttrs as usize,
+            if name.is_some() {
+                abi36::EVL_CLONE_PUBLIC
+            } else {
+                abi36::EVL_CLONE_PRIVATE
+            },
+            &[
+                (
+                    libc::EEXIST,
+                    None,
+                    "a public monitor (semaphore, flags, event or mutex) already has this name; open it or pick another name",
+                ),
+                (
+                    libc::ENOSPC,
+                    None,
+                    "the core is out of monitor slots or shared memory (CONFIG_EVL_NR_MONITORS, the core's heap)",
+                ),
+            ],
+            op,
         )
     }
-    .map_err(|e| {
-        let hint = match e {
-            libc::EEXIST => {
-                "a public monitor (semaphore, flags, event or mutex) already has this name; open it or pick another name"
-            }
-            libc::ENOSPC | libc::ENOMEM | libc::EMFILE | libc::ENFILE => {
-                "the core is out of monitor slots or shared memory (CONFIG_EVL_NR_MONITORS, the core's heap)"
-            }
-            libc::EPERM | libc::EACCES => "creating EVL elements needs access to /dev/evl (run as root)",
-            _ => "the EVL core refused to create the monitor",
-        };
-        Error::from_errno(e, op, hint)
-    })?;
-    let fd = match name {
-        Some(n) => sys::open_element(abi36::EVL_MONITOR_DEV, n, op)?,
-        // SAFETY: for a private element the core installed `req.efd` (close-on-exec) in this
-        // process's descriptor table for the caller; nobody else owns it.
-        None => unsafe { OwnedFd::from_raw_fd(req.efd as i32) },
-    };
-    drop(factory);
-    Ok((fd, req.eids))
 }
 
 // ------------------------------------------------------------------------- semaphores
@@ -653,8 +621,9 @@ impl GateRef<'_> {
     /// The user-space lock: Ok(true) taken, Ok(false) owned by another thread (or must go
     /// through the core), Err(Deadlock) owned by the caller.
     fn fast_lock(&self, me: &thread::Current, op: &'static str) -> Result<bool> {
-        if !self.fast || me.is_inband() {
-            // In-band threads lock through the core, which moves them out-of-band.
+        if !self.fast || !me.may_lock_fast() {
+            // In-band threads lock through the core, which moves them out-of-band; weak ones
+            // (and lock-checked ones) must let the core see every lock they hold.
             if self.owned_by(me) {
                 return Err(relock(op));
             }
@@ -713,7 +682,7 @@ impl GateRef<'_> {
         // As on the host, a relock attempt by the owner is "not free": WouldBlock.
         match self.fast_lock(&me, op) {
             Ok(true) => return Ok(()),
-            Ok(false) if self.fast && !me.is_inband() => return Err(busy()),
+            Ok(false) if self.fast && me.may_lock_fast() => return Err(busy()),
             Ok(false) => {}
             Err(_) => return Err(busy()),
         }
@@ -734,7 +703,7 @@ impl GateRef<'_> {
     fn unlock(&self, op: &'static str) -> Result<()> {
         let me = thread::current();
         let signaled = self.state.flags().load(Ordering::Acquire) & abi36::EVL_MONITOR_SIGNALED;
-        if let (Some(me), true, 0) = (me, self.fast, signaled) {
+        if let (Some(me), true, 0) = (me.filter(|m| m.may_unlock_fast()), self.fast, signaled) {
             // Fails when a sleeper raised FLCLAIM (or the core granted the lock with it).
             if self
                 .owner()

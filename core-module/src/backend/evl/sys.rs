@@ -226,7 +226,6 @@ impl Process {
 ///
 /// # Safety
 /// `buf` must be valid for `len` bytes (writable for `oob_read`) for the whole call.
-#[allow(dead_code)] // TEMP: the element modules use it
 unsafe fn oob_rw(nr: u32, fd: RawFd, buf: usize, len: usize) -> core::result::Result<usize, i32> {
     // SAFETY: prctl(PR_OOB_SYSCALL, nr, fd, buf, len) is routed to the core's oob_read or
     // oob_write, which touches at most `len` bytes at `buf` (the caller's contract).
@@ -249,7 +248,6 @@ unsafe fn oob_rw(nr: u32, fd: RawFd, buf: usize, len: usize) -> core::result::Re
 /// `oob_read(fd, buf)`: the out-of-band read of an EVL file (timer expirations, proxy and
 /// xbuf bytes, observable notifications, flags bits). The caller must be attached (`EPERM`
 /// otherwise).
-#[allow(dead_code)] // TEMP: the element modules use it
 pub(crate) fn oob_read(fd: RawFd, buf: &mut [u8]) -> core::result::Result<usize, i32> {
     // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes for the call.
     unsafe {
@@ -263,7 +261,6 @@ pub(crate) fn oob_read(fd: RawFd, buf: &mut [u8]) -> core::result::Result<usize,
 }
 
 /// `oob_write(fd, buf)`: the out-of-band write of an EVL file. The caller must be attached.
-#[allow(dead_code)] // TEMP: the element modules use it
 pub(crate) fn oob_write(fd: RawFd, buf: &[u8]) -> core::result::Result<usize, i32> {
     // SAFETY: `buf` is a live slice of `buf.len()` bytes for the call; the core only reads it.
     unsafe { oob_rw(abi36::SYS_EVL_WRITE, fd, buf.as_ptr() as usize, buf.len()) }
@@ -271,7 +268,6 @@ pub(crate) fn oob_write(fd: RawFd, buf: &[u8]) -> core::result::Result<usize, i3
 
 /// True when the calling thread is attached to the core and runs out-of-band right now: then
 /// only out-of-band calls keep it there (any other system call demotes it to in-band).
-#[allow(dead_code)] // TEMP: the element modules use it
 pub(crate) fn on_oob_stage() -> bool {
     super::thread::current().is_some_and(|c| !c.is_inband())
 }
@@ -283,7 +279,6 @@ pub(crate) fn on_oob_stage() -> bool {
 ///
 /// # Safety
 /// As for [`oob_ioctl`]: `arg` must match what `request` expects on `fd`.
-#[allow(dead_code)] // TEMP: the element modules use it
 pub(crate) unsafe fn ioctl_here(
     fd: RawFd,
     request: u32,
@@ -298,23 +293,7 @@ pub(crate) unsafe fn ioctl_here(
     }
 }
 
-/// `read(2)` of `fd` in the form that keeps the caller on its stage (see [`ioctl_here`]).
-#[allow(dead_code)] // TEMP: the element modules use it
-pub(crate) fn read_here(fd: RawFd, buf: &mut [u8]) -> core::result::Result<usize, i32> {
-    if on_oob_stage() {
-        return oob_read(fd, buf);
-    }
-    // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes for the call.
-    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        Err(errno())
-    } else {
-        Ok(n as usize)
-    }
-}
-
 /// `write(2)` of `fd` in the form that keeps the caller on its stage (see [`ioctl_here`]).
-#[allow(dead_code)] // TEMP: the element modules use it
 pub(crate) fn write_here(fd: RawFd, buf: &[u8]) -> core::result::Result<usize, i32> {
     if on_oob_stage() {
         return oob_write(fd, buf);
@@ -334,7 +313,8 @@ pub(crate) fn write_here(fd: RawFd, buf: &[u8]) -> core::result::Result<usize, i
 /// attribute structure (or 0), live for the call; `flags` the `EVL_CLONE_*` bits.
 ///
 /// A public element gets no descriptor from the clone request: it is opened by name under
-/// `/dev/evl/<class>/`, as any other process would (`class` is the class directory name).
+/// `/dev/evl/<class>/`, as any other process would (`class` is the class directory name),
+/// before the clone device is closed.
 ///
 /// `special` lists class-specific refusals: an errno, the error kind to report (`None`: the
 /// errno's usual kind) and the hint that goes with it; they take precedence over the
@@ -409,14 +389,16 @@ pub(crate) unsafe fn clone_element(
         ),
         _ => Error::from_errno(e, op, "the core refused to create the element"),
     })?;
-    drop(factory);
     let fd = if flags & abi36::EVL_CLONE_PUBLIC != 0 {
+        // Opened before the clone device is closed: until then the clone request holds the
+        // new element's only reference, and closing the clone device drops it.
         open_element(class, name.unwrap_or(""), op)?
     } else {
         // SAFETY: for a private element the core installed `req.efd` in this process's
         // descriptor table (close-on-exec) and hands it over to the caller; nobody else owns it.
         unsafe { OwnedFd::from_raw_fd(req.efd as i32) }
     };
+    drop(factory);
     Ok((fd, req.eids))
 }
 

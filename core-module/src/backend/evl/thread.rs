@@ -14,7 +14,6 @@ pub(crate) struct Attachment {
 /// What the element fast paths need to know of the calling thread when it is attached: its
 /// handle in the core (the owner word of a mutex it holds) and its window in the core's
 /// shared memory (whether it runs in-band right now).
-#[allow(dead_code)] // TEMP: the element modules use it
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Current {
     /// The thread's fast handle (`fundle`).
@@ -24,19 +23,36 @@ pub(crate) struct Current {
 }
 
 impl Current {
-    /// True while the thread runs on the in-band stage (`EVL_T_INBAND` in its window's state
-    /// word, which the core keeps current). An in-band thread issues plain system calls;
-    /// an out-of-band one must use the oob forms.
-    #[allow(dead_code)] // TEMP: the element modules use it
-    pub(crate) fn is_inband(&self) -> bool {
+    /// The thread's `EVL_T_*` state word, which the core keeps current in the thread's
+    /// window.
+    pub(crate) fn state(&self) -> u32 {
         // SAFETY: `window` points into the core's shared memory, mapped for the life of the
         // process, at the offset the core gave this thread; the core updates the word
         // atomically, so it is read atomically here.
-        let state = unsafe {
+        unsafe {
             (*(core::ptr::addr_of!((*self.window).state) as *const core::sync::atomic::AtomicU32))
                 .load(core::sync::atomic::Ordering::Relaxed)
-        };
-        state & abi36::EVL_T_INBAND != 0
+        }
+    }
+
+    /// True while the thread runs on the in-band stage (`EVL_T_INBAND`). An in-band thread
+    /// issues plain system calls; an out-of-band one must use the oob forms.
+    pub(crate) fn is_inband(&self) -> bool {
+        self.state() & abi36::EVL_T_INBAND != 0
+    }
+
+    /// Whether user-space lock fast paths may be used: not for a thread running in-band, nor
+    /// for a weak (`SCHED_OTHER`) one, which the core keeps out-of-band only while it knows
+    /// of the locks it holds, nor when lock-inconsistency checks (`EVL_T_WOLI`) are on, which
+    /// need the core to see every lock.
+    pub(crate) fn may_lock_fast(&self) -> bool {
+        self.state() & (abi36::EVL_T_INBAND | abi36::EVL_T_WEAK | abi36::EVL_T_WOLI) == 0
+    }
+
+    /// Whether a lock may be released in user space (see [`Current::may_lock_fast`]; an
+    /// in-band owner may, as libevl does).
+    pub(crate) fn may_unlock_fast(&self) -> bool {
+        self.state() & (abi36::EVL_T_WEAK | abi36::EVL_T_WOLI) == 0
     }
 }
 
