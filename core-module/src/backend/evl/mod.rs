@@ -1,11 +1,20 @@
 //! The EVL backend: the real core, reached through `/dev/evl` with libc system calls and
 //! ioctls on the EVL user ABI (no libevl link).
 //!
-//! This build can detect the core and check its ABI level ([`probe`]), attach threads
-//! (`Thread::attach`) and sleep out-of-band on the core's clocks ([`sleep_until`]). The other
-//! elements on the real core are the work of the "EVL backend" issue; until then their
-//! constructors return [`ErrorKind::Unsupported`] with a message naming the way out
-//! (`EVL_BACKEND=host`), never a silent fallback.
+//! | module | what |
+//! |---|---|
+//! | [`abi36`], [`ioctl`] | the ABI-36 facts: structs, request numbers, oob call encoding |
+//! | `sys` | process set-up (control device, clocks, the core's shared memory), the oob and in-band call forms, clone/open of elements |
+//! | `thread` | attach/detach, scheduling, stage-switch warnings (SIGDEBUG) |
+//! | `monitor` | semaphores, flags, mutexes, events, the doorbell (shared-state fast paths) |
+//! | `timer`, `poll` | timer fds on the core's clocks, the oob poll element |
+//! | `proxy`, `xbuf`, `observable` | the byte channels and the notification element |
+//!
+//! [`probe`] detects the core and checks its ABI level. Calls are issued in the form that
+//! keeps the caller on its stage (out-of-band from an attached thread running out-of-band,
+//! in-band otherwise); operations the core serves out-of-band only (blocking waits, poll-set
+//! changes) need an attached caller and say so ([`ErrorKind::PermissionDenied`] naming
+//! `Thread::attach`). A second ABI level is one more `abiNN` module beside [`abi36`].
 
 pub mod abi36;
 pub mod ioctl;

@@ -2,7 +2,7 @@
 //!
 //! | element | made of |
 //! |---|---|
-//! | Semaphore, Flags, Event, Mutex | a state block of atomics ([`shm`]) with a FIFO wait queue and futex waits ([`monitor`]); a PI futex for locks; an eventfd/FIFO "bell" makes semaphores and flags pollable |
+//! | Semaphore, Flags, Event, Mutex | a state block of atomics (`shm`) with a FIFO wait queue and futex waits (`monitor`); a PI futex for locks; an eventfd/FIFO "bell" makes semaphores and flags pollable |
 //! | Timer | timerfd |
 //! | PollSet | epoll |
 //! | Thread | sched_setscheduler, sched_setaffinity, prctl(PR_SET_NAME), mlockall |
