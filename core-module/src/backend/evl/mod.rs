@@ -9,8 +9,11 @@
 
 pub mod abi36;
 pub mod ioctl;
+pub(crate) mod observable;
+pub(crate) mod proxy;
 pub(crate) mod sys;
 pub(crate) mod thread;
+pub(crate) mod xbuf;
 
 use crate::error::{Error, ErrorKind, Result};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
