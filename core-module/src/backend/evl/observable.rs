@@ -340,7 +340,11 @@ impl Subscriber {
         self.try_read_as(out, OP)
     }
 
-    pub(crate) fn read(&self, out: &mut [Notification], deadline: Option<Timestamp>) -> Result<usize> {
+    pub(crate) fn read(
+        &self,
+        out: &mut [Notification],
+        deadline: Option<Timestamp>,
+    ) -> Result<usize> {
         let op = if deadline.is_some() {
             "Subscriber::read_until"
         } else {

@@ -108,8 +108,11 @@ impl Bell {
         set_nonblock(oob.as_fd(), op)?;
         // SAFETY: eventfd has no memory effects.
         let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        let inband =
-            super::super::host::sys::owned_fd(fd, op, "cannot create an eventfd (descriptor limit?)")?;
+        let inband = super::super::host::sys::owned_fd(
+            fd,
+            op,
+            "cannot create an eventfd (descriptor limit?)",
+        )?;
         Ok(Bell { oob, inband })
     }
 
@@ -706,4 +709,3 @@ impl Drop for End {
         }
     }
 }
-
