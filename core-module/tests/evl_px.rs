@@ -46,4 +46,3 @@ px_tests!(crate::px::evl; observable;
     evl_a_public_observable_is_opened_by_name,
     evl_a_subscription_belongs_to_its_thread,
 );
-

@@ -426,7 +426,9 @@ pub fn evl_a_public_observable_is_opened_by_name(_evl: bool) {
     assert_eq!(got.iter().map(|n| n.value).collect::<Vec<_>>(), [1, 2]);
     assert_eq!(got[1].serial, got[0].serial + 1);
     assert_eq!(
-        Observable::open(&super::unique("nobody")).unwrap_err().kind(),
+        Observable::open(&super::unique("nobody"))
+            .unwrap_err()
+            .kind(),
         ErrorKind::NotFound
     );
     drop(sub);
@@ -439,7 +441,10 @@ pub fn evl_a_public_observable_is_opened_by_name(_evl: bool) {
 pub fn evl_a_subscription_belongs_to_its_thread(_evl: bool) {
     let obs = Observable::new().unwrap();
     let mine = obs.subscribe(4).unwrap();
-    assert_eq!(obs.subscribe(4).unwrap_err().kind(), ErrorKind::AlreadyExists);
+    assert_eq!(
+        obs.subscribe(4).unwrap_err().kind(),
+        ErrorKind::AlreadyExists
+    );
     std::thread::scope(|s| {
         s.spawn(|| {
             let _a = super::attach_if_evl();

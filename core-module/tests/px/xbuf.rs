@@ -60,7 +60,9 @@ fn read_exactly(e: &XbufEnd, len: usize) -> Vec<u8> {
     let mut got = vec![0u8; len];
     let mut at = 0;
     while at < len {
-        at += e.read_until(&mut got[at..], deadline).unwrap();
+        at += e
+            .read_until(&mut got[at..], deadline)
+            .unwrap_or_else(|err| panic!("after {at} of {len} bytes: {err}"));
     }
     got
 }
@@ -94,7 +96,10 @@ fn gone(name: &str) {
             Err(e) if e.kind() == ErrorKind::NotFound => return,
             _ => {}
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "{name} never went");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{name} never went"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }

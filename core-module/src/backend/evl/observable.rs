@@ -26,7 +26,7 @@
 //!   with an absolute timeout (attached threads), as the core's read takes no timeout;
 //! - attached threads update and read out-of-band, others in-band (as libevl does).
 
-use super::xbuf::{inband_wait, io_error, set_nonblock, Bell, OobWait, Woke};
+use super::xbuf::{clone_fd, inband_wait, io_error, set_nonblock, Bell, OobWait, Woke};
 use super::{abi36, sys};
 use crate::error::{errno, Error, ErrorKind, Result};
 use crate::observable::{Notice, Notification};
@@ -90,8 +90,8 @@ fn wrap(fd: OwnedFd, op: &'static str) -> Result<Observable> {
 pub(crate) fn create(name: Option<&str>) -> Result<Observable> {
     const OP: &str = "Observable::create";
     // SAFETY: the observable class takes no attributes (0).
-    let (fd, _) = unsafe {
-        sys::clone_element(
+    let fd = unsafe {
+        clone_fd(
             abi36::EVL_OBSERVABLE_CLONE_DEV_C,
             abi36::EVL_OBSERVABLE_DEV,
             name,

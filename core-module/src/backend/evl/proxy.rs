@@ -20,7 +20,7 @@
 //! written); threads not attached to the core write in-band, where the core's relay may run
 //! in the writer's context and wait while our pipe is full (a stalled target).
 
-use super::xbuf::{io_error, set_nonblock, MAX_RING};
+use super::xbuf::{clone_fd, io_error, set_nonblock, MAX_RING};
 use super::{abi36, sys};
 use crate::backend::host::sys as hsys;
 use crate::error::{errno, Error, ErrorKind, Result};
@@ -107,8 +107,8 @@ pub(crate) fn create(target: BorrowedFd<'_>, capacity: usize, name: Option<&str>
     };
     // SAFETY: `attrs` is the proxy class's attribute structure, live for the call; the core
     // takes its own reference on the file behind `attrs.fd`.
-    let (efd, _) = unsafe {
-        sys::clone_element(
+    let efd = unsafe {
+        clone_fd(
             abi36::EVL_PROXY_CLONE_DEV_C,
             abi36::EVL_PROXY_DEV,
             name,

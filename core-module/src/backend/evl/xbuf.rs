@@ -20,7 +20,7 @@ use crate::error::{errno, Error, ErrorKind, Result};
 use crate::name::Name;
 use crate::time::{Clock, Timestamp};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -55,6 +55,89 @@ pub(super) fn io_error(e: i32, op: &'static str) -> Error {
         ),
         _ => Error::from_errno(e, op, "the EVL core refused the element I/O"),
     }
+}
+
+/// Creates an element through `clone_dev` (as `sys::clone_element`) and returns a descriptor
+/// on it. For a public element (`name` given) the descriptor is opened by name *before* the
+/// clone device is closed: the core ties a public element's first reference to the clone
+/// file, and disposes of an element nobody opened when that file is released, so opening
+/// after closing it finds nothing (`sys::clone_element` closes it first, hence this helper).
+///
+/// # Safety
+/// `attrs` must be 0 or the address of the attribute structure the class expects, live for
+/// the call.
+pub(super) unsafe fn clone_fd(
+    clone_dev: &std::ffi::CStr,
+    class: &str,
+    name: Option<&str>,
+    attrs: usize,
+    flags: u32,
+    special: &[(i32, Option<ErrorKind>, &'static str)],
+    op: &'static str,
+) -> Result<OwnedFd> {
+    let Some(name) = name else {
+        // SAFETY: the caller's contract on `attrs`.
+        return unsafe { sys::clone_element(clone_dev, class, None, attrs, flags, special, op) }
+            .map(|(fd, _)| fd);
+    };
+    sys::process()?;
+    let factory = sys::open_rw(clone_dev).map_err(|e| {
+        Error::from_errno(
+            e,
+            op,
+            "cannot open the element class's clone device under /dev/evl",
+        )
+    })?;
+    let mut cname = [0u8; crate::name::MAX_NAME_LEN + 1];
+    let n = name.len().min(crate::name::MAX_NAME_LEN);
+    cname[..n].copy_from_slice(&name.as_bytes()[..n]);
+    let mut req = abi36::EvlCloneReq {
+        name_ptr: cname.as_ptr() as u64,
+        attrs_ptr: attrs as u64,
+        clone_flags: flags | abi36::EVL_CLONE_PUBLIC,
+        ..Default::default()
+    };
+    // SAFETY: EVL_IOC_CLONE reads and writes one EvlCloneReq at the address passed, `req`,
+    // live and writable for the call; the core reads the NUL-terminated name at `name_ptr`
+    // (`cname`, live) and the attributes at `attrs` (the caller's contract).
+    unsafe {
+        sys::ioctl(
+            factory.as_raw_fd(),
+            abi36::EVL_IOC_CLONE,
+            &mut req as *mut abi36::EvlCloneReq as usize,
+        )
+    }
+    .map_err(|e| {
+        if let Some(&(_, kind, hint)) = special.iter().find(|s| s.0 == e) {
+            return match kind {
+                Some(k) => Error::new(k, op, hint),
+                None => Error::from_errno(e, op, hint),
+            };
+        }
+        match e {
+            libc::EEXIST => Error::from_errno(
+                e,
+                op,
+                "a public element of this class and name already exists; open it or pick \
+                 another name",
+            ),
+            libc::ENOSPC | libc::ENOMEM | libc::EMFILE | libc::ENFILE => Error::from_errno(
+                e,
+                op,
+                "the core is out of element slots or memory (see CONFIG_EVL_NR_* and the core's \
+                 heap)",
+            ),
+            libc::EPERM | libc::EACCES => Error::from_errno(
+                e,
+                op,
+                "creating EVL elements needs access to /dev/evl (run as root)",
+            ),
+            _ => Error::from_errno(e, op, "the core refused to create the element"),
+        }
+    })?;
+    let fd = sys::open_element(class, name, op);
+    drop(factory);
+    fd
 }
 
 /// Sets `O_NONBLOCK` on an element descriptor (in-band `fcntl`, at creation only).
@@ -94,8 +177,8 @@ impl Bell {
             o_bufsz: 1,
         };
         // SAFETY: `attrs` is the xbuf class's attribute structure, live for the call.
-        let (oob, _) = unsafe {
-            sys::clone_element(
+        let oob = unsafe {
+            clone_fd(
                 abi36::EVL_XBUF_CLONE_DEV_C,
                 abi36::EVL_XBUF_DEV,
                 None,
@@ -139,9 +222,19 @@ impl Bell {
 /// An EVL poll set watching one element descriptor for `events`, and optionally a bell,
 /// created on the first out-of-band wait (adding descriptors to a poll set is an
 /// out-of-band request: only an attached thread can build it). Waiting allocates nothing.
+///
+/// The core caches, per thread, the watch table of the last poll set the thread waited on,
+/// keyed only by that set's generation (a per-set count of control requests): a thread that
+/// waits on two sets of equal generation in turn would wait on the first one's table. So
+/// each waiter tracks its set's generation, every thread remembers (here) which waiter it
+/// used last and at which generation, and a wait on another set of the same generation first
+/// bumps this one with a no-op `EVL_POLL_CTLMOD`. (Poll sets made elsewhere in the process
+/// are not tracked: a thread mixing them with these may still hit the core's cache.)
 #[derive(Debug)]
 pub(super) struct OobWait {
     set: OnceLock<OwnedFd>,
+    id: u64,
+    generation: AtomicU32,
     fd: RawFd,
     events: u32,
     bell: Option<RawFd>,
@@ -156,12 +249,45 @@ pub(super) enum Woke {
     Bell,
 }
 
+static NEXT_WAIT_ID: AtomicU64 = AtomicU64::new(1);
+
+std::thread_local! {
+    /// (waiter id, generation) of the last out-of-band wait of this thread.
+    static LAST_WAIT: core::cell::Cell<(u64, u32)> = const { core::cell::Cell::new((0, 0)) };
+}
+
+fn poll_ctl(
+    set: RawFd,
+    action: u32,
+    fd: RawFd,
+    events: u32,
+    cookie: i64,
+) -> core::result::Result<i32, i32> {
+    let req = abi36::EvlPollCtlReq {
+        action,
+        fd: fd as u32,
+        events,
+        pollval: abi36::EvlValue::from_i64(cookie),
+    };
+    // SAFETY: EVL_POLIOC_CTL reads one EvlPollCtlReq at the address passed, `req`, live for
+    // the call.
+    unsafe {
+        sys::oob_ioctl(
+            set,
+            abi36::EVL_POLIOC_CTL,
+            &req as *const abi36::EvlPollCtlReq as usize,
+        )
+    }
+}
+
 impl OobWait {
     /// A waiter for `events` on `fd` (and `bell`'s out-of-band side); both descriptors must
     /// outlive it.
     pub(super) fn new(fd: RawFd, events: libc::c_short, bell: Option<&Bell>) -> OobWait {
         OobWait {
             set: OnceLock::new(),
+            id: NEXT_WAIT_ID.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU32::new(0),
             fd,
             events: events as u16 as u32,
             bell: bell.map(Bell::oob_fd),
@@ -179,29 +305,19 @@ impl OobWait {
         if let Some(b) = self.bell {
             watch[1].0 = b;
         }
+        let mut generation = 0;
         for (fd, events, cookie) in watch {
             if fd < 0 {
                 continue;
             }
-            let req = abi36::EvlPollCtlReq {
-                action: abi36::EVL_POLL_CTLADD,
-                fd: fd as u32,
-                events,
-                pollval: abi36::EvlValue::from_i64(cookie),
-            };
-            // SAFETY: EVL_POLIOC_CTL reads one EvlPollCtlReq at the address passed, `req`,
-            // live for the call.
-            unsafe {
-                sys::oob_ioctl(
-                    set.as_raw_fd(),
-                    abi36::EVL_POLIOC_CTL,
-                    &req as *const abi36::EvlPollCtlReq as usize,
-                )
-            }
-            .map_err(|e| io_error(e, op))?;
+            poll_ctl(set.as_raw_fd(), abi36::EVL_POLL_CTLADD, fd, events, cookie)
+                .map_err(|e| io_error(e, op))?;
+            generation += 1;
         }
         // Another thread may have built one meanwhile: then ours is dropped, theirs is used.
-        let _ = self.set.set(set);
+        if self.set.set(set).is_ok() {
+            self.generation.store(generation, Ordering::SeqCst);
+        }
         Ok(self.set.get().expect("just set").as_raw_fd())
     }
 
@@ -214,6 +330,14 @@ impl OobWait {
         timeout_hint: &'static str,
     ) -> Result<Woke> {
         let set = self.set(op)?;
+        let (last_id, last_gen) = LAST_WAIT.with(core::cell::Cell::get);
+        let mut generation = self.generation.load(Ordering::SeqCst);
+        if last_id != self.id && last_gen == generation {
+            poll_ctl(set, abi36::EVL_POLL_CTLMOD, self.fd, self.events, 0)
+                .map_err(|e| io_error(e, op))?;
+            generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        }
+        LAST_WAIT.with(|c| c.set((self.id, generation)));
         // The core takes an absolute monotonic date; zero means "no timeout", so a deadline
         // at the epoch is moved to one nanosecond (long past either way).
         let ts = match deadline {
@@ -412,8 +536,8 @@ pub(crate) fn create(name: Option<Name<'_>>, to_rt: usize, to_inband: usize) -> 
         "a public xbuf of this name exists: open it with Xbuf::open, or pick another name",
     )];
     // SAFETY: `attrs` is the xbuf class's attribute structure, live for the call.
-    let (fd, _) = unsafe {
-        sys::clone_element(
+    let fd = unsafe {
+        clone_fd(
             abi36::EVL_XBUF_CLONE_DEV_C,
             abi36::EVL_XBUF_DEV,
             name.as_ref().map(Name::as_str),
