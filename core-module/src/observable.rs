@@ -18,9 +18,9 @@
 //! # Ok::<(), evl_core::Error>(())
 //! ```
 
-use crate::backend::{self, host, Backend};
+use crate::backend::{self, evl, host, Backend};
 use crate::error::{Error, ErrorKind, Result};
-use crate::name::Visibility;
+use crate::name::{Name, Visibility};
 use crate::time::Timestamp;
 use std::os::fd::BorrowedFd;
 
@@ -57,13 +57,14 @@ pub struct Notification {
     /// Increases by one for each notice the observable delivered to at least one
     /// subscriber (notices sent while nobody is subscribed take no number, as in EVL); every
     /// subscriber sees the same serial for the same notice, so a gap in what one subscriber
-    /// reads means it lost notices.
+    /// reads means it lost notices. (On the EVL backend a notice that found every backlog full
+    /// takes a number too; the core's serial is 32-bit and is widened by counting wraps.)
     pub serial: u64,
     /// The kernel id of the issuing thread (its tid, which EVL calls the pid of a thread; the
     /// process id for a process's main thread).
     pub issuer: u32,
     /// When the update was received, on the monotonic clock; the same for every notice of
-    /// one update.
+    /// one update (on the EVL backend: of each run of 64 notices of one update).
     pub date: Timestamp,
 }
 
@@ -80,12 +81,21 @@ pub struct Observable {
 #[derive(Debug)]
 enum Inner {
     Host(host::observable::Observable),
+    Evl(evl::observable::Observable),
 }
 
 /// One subscription to an [`Observable`], with its own backlog. Dropping it unsubscribes.
 ///
 /// Reading is for one consumer at a time in spirit, but `&self` reads from several threads
 /// are safe: each notification goes to exactly one of them.
+///
+/// On the EVL backend the core subscribes *threads*: a subscriber belongs to the thread that
+/// called [`Observable::subscribe`], reads only there (reads from another thread fail with
+/// [`ErrorKind::InvalidArgument`]), and a thread holds at most one subscription to a given
+/// observable ([`ErrorKind::AlreadyExists`]). Drop it on that thread too: dropped elsewhere,
+/// the core keeps the subscription (its backlog fills up) until the thread exits. Its
+/// [`poll_fd`](Subscriber::poll_fd) reports the subscribing thread's readiness and does not
+/// show the observable's drop.
 #[derive(Debug)]
 pub struct Subscriber {
     inner: SubInner,
@@ -94,6 +104,7 @@ pub struct Subscriber {
 #[derive(Debug)]
 enum SubInner {
     Host(host::observable::Subscriber),
+    Evl(evl::observable::Subscriber),
 }
 
 fn bad_tag(op: &'static str) -> Error {
@@ -114,7 +125,9 @@ impl Observable {
     ///
     /// Errors: [`ErrorKind::InvalidArgument`] for a bad name; [`ErrorKind::Unsupported`] for
     /// a public observable on the host backend (subscribers in other processes need the EVL
-    /// backend; on the host, share the handle between threads).
+    /// backend; on the host, share the handle between threads); [`ErrorKind::AlreadyExists`]
+    /// when a public observable of that name exists (EVL). A public observable is visible as
+    /// `/dev/evl/observable/<name>` and opened with [`Observable::open`].
     pub fn create(visibility: Visibility<'_>) -> Result<Observable> {
         const OP: &str = "Observable::create";
         visibility.validate(OP)?;
@@ -129,7 +142,41 @@ impl Observable {
             Backend::Host => Ok(Observable {
                 inner: Inner::Host(host::observable::Observable::new()),
             }),
-            Backend::Evl => Err(backend::evl::not_yet(OP)),
+            Backend::Evl => {
+                let name = match visibility {
+                    Visibility::Public(n) => Some(n),
+                    Visibility::Private => None,
+                };
+                Ok(Observable {
+                    inner: Inner::Evl(evl::observable::create(name)?),
+                })
+            }
+        }
+    }
+
+    /// Opens the public observable `name` that another handle (of this or another process)
+    /// created: updates through either handle reach the subscribers of both.
+    ///
+    /// On the EVL backend, dropping any handle of a public observable, in any process, makes
+    /// the core end every subscription to it (readers attached to the core then get
+    /// [`ErrorKind::Closed`]): keep the handles for as long as the observable is in use.
+    ///
+    /// Errors: [`ErrorKind::InvalidArgument`] for a bad name; [`ErrorKind::NotFound`] when no
+    /// public observable has that name; [`ErrorKind::Unsupported`] on the host backend, which
+    /// has no public observables.
+    pub fn open(name: &str) -> Result<Observable> {
+        const OP: &str = "Observable::open";
+        let name = Name::new(name, OP)?;
+        match backend::current()? {
+            Backend::Host => Err(Error::new(
+                ErrorKind::Unsupported,
+                OP,
+                "public observables need the EVL backend; on the host backend share the \
+                 Observable between threads",
+            )),
+            Backend::Evl => Ok(Observable {
+                inner: Inner::Evl(evl::observable::open(name.as_str())?),
+            }),
         }
     }
 
@@ -148,6 +195,7 @@ impl Observable {
         }
         match &self.inner {
             Inner::Host(o) => o.update(notices),
+            Inner::Evl(o) => o.update(notices),
         }
     }
 
@@ -169,13 +217,18 @@ impl Observable {
             Inner::Host(o) => Ok(Subscriber {
                 inner: SubInner::Host(o.subscribe(backlog)?),
             }),
+            Inner::Evl(o) => Ok(Subscriber {
+                inner: SubInner::Evl(o.subscribe(backlog)?),
+            }),
         }
     }
 
-    /// How many subscribers there are now.
+    /// How many subscribers there are now (on the EVL backend: made through this handle and
+    /// not dropped; subscribers of other handles and processes are not counted).
     pub fn subscribers(&self) -> usize {
         match &self.inner {
             Inner::Host(o) => o.subscribers(),
+            Inner::Evl(o) => o.subscribers(),
         }
     }
 }
@@ -188,6 +241,7 @@ impl Subscriber {
     pub fn read(&self, out: &mut [Notification]) -> Result<usize> {
         match &self.inner {
             SubInner::Host(s) => s.read(out, None),
+            SubInner::Evl(s) => s.read(out, None),
         }
     }
 
@@ -198,6 +252,7 @@ impl Subscriber {
     pub fn read_until(&self, out: &mut [Notification], deadline: Timestamp) -> Result<usize> {
         match &self.inner {
             SubInner::Host(s) => s.read(out, Some(deadline)),
+            SubInner::Evl(s) => s.read(out, Some(deadline)),
         }
     }
 
@@ -208,13 +263,18 @@ impl Subscriber {
     pub fn try_read(&self, out: &mut [Notification]) -> Result<usize> {
         match &self.inner {
             SubInner::Host(s) => s.try_read(out),
+            SubInner::Evl(s) => s.try_read(out),
         }
     }
 
     /// How many notifications this subscriber lost because its backlog was full.
+    ///
+    /// On the EVL backend the core does not count losses: they are the gaps in the serials
+    /// read, so a loss shows once a later notification has been read.
     pub fn lost(&self) -> u64 {
         match &self.inner {
             SubInner::Host(s) => s.lost(),
+            SubInner::Evl(s) => s.lost(),
         }
     }
 
@@ -222,6 +282,7 @@ impl Subscriber {
     pub fn backlog(&self) -> usize {
         match &self.inner {
             SubInner::Host(s) => s.backlog(),
+            SubInner::Evl(s) => s.backlog(),
         }
     }
 
@@ -231,6 +292,7 @@ impl Subscriber {
     pub fn poll_fd(&self) -> BorrowedFd<'_> {
         match &self.inner {
             SubInner::Host(s) => s.poll_fd(),
+            SubInner::Evl(s) => s.poll_fd(),
         }
     }
 }

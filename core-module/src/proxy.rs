@@ -16,7 +16,7 @@
 //! # Ok::<(), evl_core::Error>(())
 //! ```
 
-use crate::backend::{self, host, Backend};
+use crate::backend::{self, evl, host, Backend};
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::Visibility;
 use crate::time::Timestamp;
@@ -40,6 +40,15 @@ pub struct ProxyWrite {
 /// contiguous in the output. Dropping the proxy delivers what was accepted (on the host
 /// backend: as long as the target keeps taking bytes; a target that takes nothing for one
 /// second is given up on), then releases the buffer, the drainer and the duplicated target fd.
+///
+/// On the EVL backend the buffer is the core's proxy ring, which the core relays in-band;
+/// threads attached to the core write to it out-of-band, others in-band. A write is whole up
+/// to the capacity: a longer one is cut into capacity-sized pieces, and the pieces that fit
+/// are written (at most 4 MiB of capacity). A thread that is not attached writes in-band,
+/// where the core may relay in the writer's context: while the target is stalled such a
+/// write may wait. A public proxy is visible as `/dev/evl/proxy/<name>`: other processes may
+/// `open(2)` it and write to it (their bytes reach the target too, though only this handle's
+/// writes count for [`Proxy::flush`] and [`Proxy::dropped`]).
 #[derive(Debug)]
 pub struct Proxy {
     inner: Inner,
@@ -48,6 +57,7 @@ pub struct Proxy {
 #[derive(Debug)]
 enum Inner {
     Host(host::proxy::Proxy),
+    Evl(evl::proxy::Proxy),
 }
 
 impl Proxy {
@@ -66,7 +76,8 @@ impl Proxy {
     ///
     /// Errors: as [`Proxy::new`]; [`ErrorKind::InvalidArgument`] for a bad name;
     /// [`ErrorKind::Unsupported`] for a public proxy on the host backend (other processes
-    /// cannot open a host proxy by name; public proxies need the EVL backend).
+    /// cannot open a host proxy by name; public proxies need the EVL backend);
+    /// [`ErrorKind::AlreadyExists`] when a public proxy of that name exists (EVL).
     pub fn create(target: impl AsFd, capacity: usize, visibility: Visibility<'_>) -> Result<Proxy> {
         const OP: &str = "Proxy::create";
         if capacity == 0 {
@@ -88,7 +99,15 @@ impl Proxy {
             Backend::Host => Ok(Proxy {
                 inner: Inner::Host(host::proxy::Proxy::new(target.as_fd(), capacity)?),
             }),
-            Backend::Evl => Err(backend::evl::not_yet(OP)),
+            Backend::Evl => {
+                let name = match visibility {
+                    Visibility::Public(n) => Some(n),
+                    Visibility::Private => None,
+                };
+                Ok(Proxy {
+                    inner: Inner::Evl(evl::proxy::create(target.as_fd(), capacity, name)?),
+                })
+            }
         }
     }
 
@@ -104,6 +123,7 @@ impl Proxy {
     pub fn write(&self, buf: &[u8]) -> Result<ProxyWrite> {
         match &self.inner {
             Inner::Host(p) => p.write(buf),
+            Inner::Evl(p) => p.write(buf),
         }
     }
 
@@ -115,6 +135,7 @@ impl Proxy {
     pub fn flush(&self, deadline: Option<Timestamp>) -> Result<()> {
         match &self.inner {
             Inner::Host(p) => p.flush(deadline),
+            Inner::Evl(p) => p.flush(deadline),
         }
     }
 
@@ -122,6 +143,7 @@ impl Proxy {
     pub fn dropped(&self) -> u64 {
         match &self.inner {
             Inner::Host(p) => p.dropped(),
+            Inner::Evl(p) => p.dropped(),
         }
     }
 
@@ -132,15 +154,20 @@ impl Proxy {
     pub fn capacity(&self) -> usize {
         match &self.inner {
             Inner::Host(p) => p.capacity(),
+            Inner::Evl(p) => p.capacity(),
         }
     }
 
     /// A descriptor that polls writable when the buffer has room for at least one more
     /// page: a write then accepts at least one byte. (A small write may still be accepted
     /// while it does not poll writable.) For reactors; do not write to it directly.
+    ///
+    /// On the EVL backend: the core's proxy element, which polls writable (with `poll(2)` or
+    /// an EVL poll set) while its ring is not full.
     pub fn write_fd(&self) -> BorrowedFd<'_> {
         match &self.inner {
             Inner::Host(p) => p.write_fd(),
+            Inner::Evl(p) => p.write_fd(),
         }
     }
 }

@@ -23,7 +23,7 @@
 //! A public xbuf is reachable by name from another process ([`Xbuf::open`]), which gets the
 //! same two rings: typically the creator uses one end and the opener the other.
 
-use crate::backend::{self, host, Backend};
+use crate::backend::{self, evl, host, Backend};
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::{Name, Visibility};
 use crate::time::Timestamp;
@@ -33,6 +33,13 @@ use std::os::fd::BorrowedFd;
 ///
 /// Dropping it releases both rings; a public one's name is removed when its creator drops
 /// it (processes that opened it keep using the rings until they drop them).
+///
+/// On the EVL backend: the real-time end issues out-of-band calls only, so the threads using
+/// it must be attached to the core ([`Thread::attach`](crate::thread::Thread::attach));
+/// otherwise its methods fail with [`ErrorKind::PermissionDenied`]. The in-band end uses
+/// ordinary system calls and works from any thread. Ring sizes are exact (at most 4 MiB
+/// each), every write of up to the ring size is whole (never split), and a public xbuf's
+/// name stays until the last handle to it, in any process, is dropped.
 #[derive(Debug)]
 pub struct Xbuf {
     rt: XbufEnd,
@@ -54,6 +61,7 @@ pub struct XbufEnd {
 #[derive(Debug)]
 enum EndInner {
     Host(host::xbuf::End),
+    Evl(evl::xbuf::End),
 }
 
 impl Xbuf {
@@ -92,7 +100,10 @@ impl Xbuf {
                 };
                 Ok(Xbuf::from_host(rt, inband))
             }
-            Backend::Evl => Err(backend::evl::not_yet(OP)),
+            Backend::Evl => {
+                let (rt, inband) = evl::xbuf::create(name, to_rt, to_inband)?;
+                Ok(Xbuf::from_evl(rt, inband))
+            }
         }
     }
 
@@ -109,7 +120,21 @@ impl Xbuf {
                 let (rt, inband) = host::xbuf::open_public(name)?;
                 Ok(Xbuf::from_host(rt, inband))
             }
-            Backend::Evl => Err(backend::evl::not_yet(OP)),
+            Backend::Evl => {
+                let (rt, inband) = evl::xbuf::open(name)?;
+                Ok(Xbuf::from_evl(rt, inband))
+            }
+        }
+    }
+
+    fn from_evl(rt: evl::xbuf::End, inband: evl::xbuf::End) -> Xbuf {
+        Xbuf {
+            rt: XbufEnd {
+                inner: EndInner::Evl(rt),
+            },
+            inband: XbufEnd {
+                inner: EndInner::Evl(inband),
+            },
         }
     }
 
@@ -148,6 +173,7 @@ impl XbufEnd {
     pub fn read(&self, buf: &mut [u8]) -> Result<usize> {
         match &self.inner {
             EndInner::Host(e) => e.read(buf, None),
+            EndInner::Evl(e) => e.read(buf, None),
         }
     }
 
@@ -158,6 +184,7 @@ impl XbufEnd {
     pub fn read_until(&self, buf: &mut [u8], deadline: Timestamp) -> Result<usize> {
         match &self.inner {
             EndInner::Host(e) => e.read(buf, Some(deadline)),
+            EndInner::Evl(e) => e.read(buf, Some(deadline)),
         }
     }
 
@@ -168,6 +195,7 @@ impl XbufEnd {
     pub fn try_read(&self, buf: &mut [u8]) -> Result<usize> {
         match &self.inner {
             EndInner::Host(e) => e.try_read(buf),
+            EndInner::Evl(e) => e.try_read(buf),
         }
     }
 
@@ -180,6 +208,7 @@ impl XbufEnd {
     pub fn write(&self, buf: &[u8]) -> Result<usize> {
         match &self.inner {
             EndInner::Host(e) => e.write(buf),
+            EndInner::Evl(e) => e.write(buf),
         }
     }
 
@@ -192,23 +221,33 @@ impl XbufEnd {
     pub fn try_write(&self, buf: &[u8]) -> Result<usize> {
         match &self.inner {
             EndInner::Host(e) => e.try_write(buf),
+            EndInner::Evl(e) => e.try_write(buf),
         }
     }
 
     /// A descriptor that polls readable exactly when a read would not block (bytes in the
     /// ring, or the other end gone). For reactors; read through this end, not the fd.
+    ///
+    /// On the EVL backend both ends return the xbuf's descriptor, whose readiness depends on
+    /// the stage of the poller: `poll(2)` reports the in-band end's, an EVL poll set (the
+    /// real-time side) the real-time end's. The other end's drop does not show there.
     pub fn read_fd(&self) -> BorrowedFd<'_> {
         match &self.inner {
             EndInner::Host(e) => e.read_fd(),
+            EndInner::Evl(e) => e.fd_ref(),
         }
     }
 
     /// A descriptor that polls writable when a write would not block: the ring has room for
     /// at least one more page. (On the host a small write may still fit in the last page
     /// while it does not poll writable.) For reactors; write through this end, not the fd.
+    ///
+    /// On the EVL backend: the xbuf's descriptor (see [`XbufEnd::read_fd`]); it polls
+    /// writable while the ring is not full, which does not promise room for a whole message.
     pub fn write_fd(&self) -> BorrowedFd<'_> {
         match &self.inner {
             EndInner::Host(e) => e.write_fd(),
+            EndInner::Evl(e) => e.fd_ref(),
         }
     }
 }

@@ -19,10 +19,13 @@
 pub mod abi36;
 pub mod ioctl;
 pub(crate) mod monitor;
+pub(crate) mod observable;
 pub(crate) mod poll;
+pub(crate) mod proxy;
 pub(crate) mod sys;
 pub(crate) mod thread;
 pub(crate) mod timer;
+pub(crate) mod xbuf;
 
 use crate::error::{Error, ErrorKind, Result};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -142,15 +145,6 @@ call Thread::attach on this thread first",
         )),
         Err(e) => Err(Error::from_errno(e, OP, "")),
     }
-}
-
-/// The error every element operation returns on the EVL backend until it is implemented.
-pub(crate) const fn not_yet(op: &'static str) -> Error {
-    Error::new(
-        ErrorKind::Unsupported,
-        op,
-        "this build detects the EVL core but does not drive its elements yet; set EVL_BACKEND=host",
-    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,835 @@
+//! Xbuf on the EVL core, plus the small waiting kit the EVL proxy, xbuf and observable
+//! modules share (an out-of-band poll set per waiting side, and a "bell" that wakes waiters
+//! of both stages when a handle of the same process goes away).
+//!
+//! How the core's cross-buffer works (kernel/evl/xbuf.c, ABI 36): one element, two rings.
+//! The inbound ring is filled by `oob_write` and drained by the in-band `read`; the outbound
+//! ring is filled by the in-band `write` and drained by `oob_read`. So the real-time end
+//! issues only `oob_read`/`oob_write` (the caller must be attached) and the in-band end only
+//! `read`/`write`. Every write is all-or-nothing (no short write: it fits whole or it waits /
+//! fails with `EAGAIN`); a blocking read waits until the *whole* requested length is there,
+//! which is not what [`XbufEnd::read`](crate::xbuf::XbufEnd::read) promises ("at least one
+//! byte"). The descriptor is therefore kept `O_NONBLOCK` (a non-blocking read returns what is
+//! there) and every wait is a poll: `poll(2)` for the in-band end, an EVL poll set (absolute
+//! timeout, `EVL_POLIOC_WAIT`) for the real-time end, as the core reports each end's
+//! readiness on its own stage (in-band poll: data for the in-band side, room towards the
+//! real-time side; out-of-band poll: the converse).
+
+use super::{abi36, sys};
+use crate::error::{errno, Error, ErrorKind, Result};
+use crate::name::Name;
+use crate::time::{Clock, Timestamp};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// The largest ring the core can allocate in one piece (`kzalloc`, bounded by
+/// `KMALLOC_MAX_SIZE`, 4 MiB on x86_64 with 4 KiB pages); larger rings fail with `ENOMEM`
+/// after a kernel warning, so they are refused here first.
+pub(super) const MAX_RING: usize = 4 << 20;
+
+/// How long a writer whose message does not fit yet sleeps before trying again. The core
+/// signals writability only on the full -> not-full transition, so a writer waiting for
+/// more room than "one byte" has nothing to sleep on.
+const ROOM_RETRY: Duration = Duration::from_millis(1);
+
+/// The error of an out-of-band call from a thread that is not attached to the core.
+pub(super) fn not_attached(op: &'static str) -> Error {
+    Error::new(
+        ErrorKind::PermissionDenied,
+        op,
+        "on the EVL backend this call is out-of-band: the calling thread must be attached to \
+         the core first (Thread::attach)",
+    )
+}
+
+/// Maps the errno of an element I/O call; `EPERM` names the way out.
+pub(super) fn io_error(e: i32, op: &'static str) -> Error {
+    match e {
+        libc::EPERM => not_attached(op),
+        libc::EBADF => Error::new(
+            ErrorKind::Closed,
+            op,
+            "the core deleted the element while the call was pending",
+        ),
+        _ => Error::from_errno(e, op, "the EVL core refused the element I/O"),
+    }
+}
+
+/// Creates an element through `clone_dev` (as `sys::clone_element`) and returns a descriptor
+/// on it. For a public element (`name` given) the descriptor is opened by name *before* the
+/// clone device is closed: the core ties a public element's first reference to the clone
+/// file, and disposes of an element nobody opened when that file is released, so opening
+/// after closing it finds nothing (`sys::clone_element` closes it first, hence this helper).
+///
+/// # Safety
+/// `attrs` must be 0 or the address of the attribute structure the class expects, live for
+/// the call.
+pub(super) unsafe fn clone_fd(
+    clone_dev: &std::ffi::CStr,
+    class: &str,
+    name: Option<&str>,
+    attrs: usize,
+    flags: u32,
+    special: &[(i32, Option<ErrorKind>, &'static str)],
+    op: &'static str,
+) -> Result<OwnedFd> {
+    let Some(name) = name else {
+        // SAFETY: the caller's contract on `attrs`.
+        return unsafe { sys::clone_element(clone_dev, class, None, attrs, flags, special, op) }
+            .map(|(fd, _)| fd);
+    };
+    sys::process()?;
+    let factory = sys::open_rw(clone_dev).map_err(|e| {
+        Error::from_errno(
+            e,
+            op,
+            "cannot open the element class's clone device under /dev/evl",
+        )
+    })?;
+    let mut cname = [0u8; crate::name::MAX_NAME_LEN + 1];
+    let n = name.len().min(crate::name::MAX_NAME_LEN);
+    cname[..n].copy_from_slice(&name.as_bytes()[..n]);
+    let mut req = abi36::EvlCloneReq {
+        name_ptr: cname.as_ptr() as u64,
+        attrs_ptr: attrs as u64,
+        clone_flags: flags | abi36::EVL_CLONE_PUBLIC,
+        ..Default::default()
+    };
+    // SAFETY: EVL_IOC_CLONE reads and writes one EvlCloneReq at the address passed, `req`,
+    // live and writable for the call; the core reads the NUL-terminated name at `name_ptr`
+    // (`cname`, live) and the attributes at `attrs` (the caller's contract).
+    unsafe {
+        sys::ioctl(
+            factory.as_raw_fd(),
+            abi36::EVL_IOC_CLONE,
+            &mut req as *mut abi36::EvlCloneReq as usize,
+        )
+    }
+    .map_err(|e| {
+        if let Some(&(_, kind, hint)) = special.iter().find(|s| s.0 == e) {
+            return match kind {
+                Some(k) => Error::new(k, op, hint),
+                None => Error::from_errno(e, op, hint),
+            };
+        }
+        match e {
+            libc::EEXIST => Error::from_errno(
+                e,
+                op,
+                "a public element of this class and name already exists; open it or pick \
+                 another name",
+            ),
+            libc::ENOSPC | libc::ENOMEM | libc::EMFILE | libc::ENFILE => Error::from_errno(
+                e,
+                op,
+                "the core is out of element slots or memory (see CONFIG_EVL_NR_* and the core's \
+                 heap)",
+            ),
+            libc::EPERM | libc::EACCES => Error::from_errno(
+                e,
+                op,
+                "creating EVL elements needs access to /dev/evl (run as root)",
+            ),
+            _ => Error::from_errno(e, op, "the core refused to create the element"),
+        }
+    })?;
+    let fd = sys::open_element(class, name, op);
+    drop(factory);
+    fd
+}
+
+/// Sets `O_NONBLOCK` on an element descriptor (in-band `fcntl`, at creation only).
+pub(super) fn set_nonblock(fd: BorrowedFd<'_>, op: &'static str) -> Result<()> {
+    // SAFETY: F_GETFL/F_SETFL take and return an int flag word; no memory is touched.
+    let rc = unsafe {
+        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        if fl < 0 {
+            fl
+        } else {
+            libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK)
+        }
+    };
+    if rc < 0 {
+        return Err(Error::last_os_error(
+            op,
+            "cannot make the element descriptor non-blocking",
+        ));
+    }
+    Ok(())
+}
+
+/// Wakes the waiters of both stages, once and for good: a private one-byte xbuf whose
+/// outbound ring gets a byte (out-of-band POLLIN from then on) and an eventfd that gets a
+/// count (in-band POLLIN from then on). Rung from `Drop`, which may run on any thread, so
+/// only in-band calls are used to ring it.
+#[derive(Debug)]
+pub(super) struct Bell {
+    oob: OwnedFd,
+    inband: OwnedFd,
+}
+
+impl Bell {
+    pub(super) fn new(op: &'static str) -> Result<Bell> {
+        let attrs = abi36::EvlXbufAttrs {
+            i_bufsz: 0,
+            o_bufsz: 1,
+        };
+        // SAFETY: `attrs` is the xbuf class's attribute structure, live for the call.
+        let oob = unsafe {
+            clone_fd(
+                abi36::EVL_XBUF_CLONE_DEV_C,
+                abi36::EVL_XBUF_DEV,
+                None,
+                &attrs as *const abi36::EvlXbufAttrs as usize,
+                abi36::EVL_CLONE_PRIVATE,
+                &[],
+                op,
+            )
+        }?;
+        set_nonblock(oob.as_fd(), op)?;
+        // SAFETY: eventfd has no memory effects.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        let inband = super::super::host::sys::owned_fd(
+            fd,
+            op,
+            "cannot create an eventfd (descriptor limit?)",
+        )?;
+        Ok(Bell { oob, inband })
+    }
+
+    /// Rings: every present and future wait on this bell returns at once.
+    pub(super) fn ring(&self) {
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: `one` is a live 8-byte buffer; both descriptors are non-blocking, so a
+        // bell already rung (ring full / counter set) just answers EAGAIN, which is fine.
+        unsafe {
+            libc::write(self.oob.as_raw_fd(), one.as_ptr().cast(), 1);
+            libc::write(self.inband.as_raw_fd(), one.as_ptr().cast(), one.len());
+        }
+    }
+
+    pub(super) fn oob_fd(&self) -> RawFd {
+        self.oob.as_raw_fd()
+    }
+
+    pub(super) fn inband_fd(&self) -> RawFd {
+        self.inband.as_raw_fd()
+    }
+}
+
+/// An EVL poll set watching one element descriptor for `events`, and optionally a bell,
+/// created on the first out-of-band wait (adding descriptors to a poll set is an
+/// out-of-band request: only an attached thread can build it). Waiting allocates nothing.
+///
+/// The core caches, per thread, the watch table of the last poll set the thread waited on,
+/// keyed only by that set's generation (a per-set count of control requests): a thread that
+/// waits on two sets of equal generation in turn would wait on the first one's table. So
+/// each waiter tracks its set's generation, every thread remembers (here) which waiter it
+/// used last and at which generation, and a wait on another set of the same generation first
+/// bumps this one with a no-op `EVL_POLL_CTLMOD`. (Poll sets made elsewhere in the process
+/// are not tracked: a thread mixing them with these may still hit the core's cache.)
+#[derive(Debug)]
+pub(super) struct OobWait {
+    set: OnceLock<OwnedFd>,
+    id: u64,
+    generation: AtomicU32,
+    fd: RawFd,
+    events: u32,
+    bell: Option<RawFd>,
+}
+
+/// What an [`OobWait::wait`] or [`inband_wait`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Woke {
+    /// The element reported one of the events (or the wait should simply be retried).
+    Ready,
+    /// The bell rang.
+    Bell,
+}
+
+static NEXT_WAIT_ID: AtomicU64 = AtomicU64::new(1);
+
+std::thread_local! {
+    /// (waiter id, generation) of the last out-of-band wait of this thread.
+    static LAST_WAIT: core::cell::Cell<(u64, u32)> = const { core::cell::Cell::new((0, 0)) };
+}
+
+fn poll_ctl(
+    set: RawFd,
+    action: u32,
+    fd: RawFd,
+    events: u32,
+    cookie: i64,
+) -> core::result::Result<i32, i32> {
+    let req = abi36::EvlPollCtlReq {
+        action,
+        fd: fd as u32,
+        events,
+        pollval: abi36::EvlValue::from_i64(cookie),
+    };
+    // SAFETY: EVL_POLIOC_CTL reads one EvlPollCtlReq at the address passed, `req`, live for
+    // the call.
+    unsafe {
+        sys::oob_ioctl(
+            set,
+            abi36::EVL_POLIOC_CTL,
+            &req as *const abi36::EvlPollCtlReq as usize,
+        )
+    }
+}
+
+impl OobWait {
+    /// A waiter for `events` on `fd` (and `bell`'s out-of-band side); both descriptors must
+    /// outlive it.
+    pub(super) fn new(fd: RawFd, events: libc::c_short, bell: Option<&Bell>) -> OobWait {
+        OobWait {
+            set: OnceLock::new(),
+            id: NEXT_WAIT_ID.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU32::new(0),
+            fd,
+            events: events as u16 as u32,
+            bell: bell.map(Bell::oob_fd),
+        }
+    }
+
+    fn set(&self, op: &'static str) -> Result<RawFd> {
+        if let Some(s) = self.set.get() {
+            return Ok(s.as_raw_fd());
+        }
+        let set = sys::open_rw(abi36::EVL_POLL_DEV_C).map_err(|e| {
+            Error::from_errno(e, op, "cannot open the EVL poll device /dev/evl/poll")
+        })?;
+        let mut watch = [(self.fd, self.events, 0i64), (-1, libc::POLLIN as u32, 1)];
+        if let Some(b) = self.bell {
+            watch[1].0 = b;
+        }
+        let mut generation = 0;
+        for (fd, events, cookie) in watch {
+            if fd < 0 {
+                continue;
+            }
+            poll_ctl(set.as_raw_fd(), abi36::EVL_POLL_CTLADD, fd, events, cookie)
+                .map_err(|e| io_error(e, op))?;
+            generation += 1;
+        }
+        // Another thread may have built one meanwhile: then ours is dropped, theirs is used.
+        if self.set.set(set).is_ok() {
+            self.generation.store(generation, Ordering::SeqCst);
+        }
+        Ok(self.set.get().expect("just set").as_raw_fd())
+    }
+
+    /// Waits out-of-band until the element reports an event or the bell rang, until the
+    /// absolute monotonic `deadline` at most. The caller must be attached.
+    pub(super) fn wait(
+        &self,
+        deadline: Option<Timestamp>,
+        op: &'static str,
+        timeout_hint: &'static str,
+    ) -> Result<Woke> {
+        let set = self.set(op)?;
+        let (last_id, last_gen) = LAST_WAIT.with(core::cell::Cell::get);
+        let mut generation = self.generation.load(Ordering::SeqCst);
+        if last_id != self.id && last_gen == generation {
+            poll_ctl(set, abi36::EVL_POLL_CTLMOD, self.fd, self.events, 0)
+                .map_err(|e| io_error(e, op))?;
+            generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        }
+        LAST_WAIT.with(|c| c.set((self.id, generation)));
+        // The core takes an absolute monotonic date; zero means "no timeout", so a deadline
+        // at the epoch is moved to one nanosecond (long past either way).
+        let ts = match deadline {
+            None => abi36::EvlTimespec::new(0, 0),
+            Some(d) => {
+                let ns = d.as_nanos().max(1);
+                abi36::EvlTimespec::new(
+                    (ns / 1_000_000_000).min(i64::MAX as u64) as i64,
+                    (ns % 1_000_000_000) as i64,
+                )
+            }
+        };
+        loop {
+            let mut events = [abi36::EvlPollEvent::default(); 2];
+            let mut req = abi36::EvlPollWaitReq {
+                timeout_ptr: &ts as *const abi36::EvlTimespec as u64,
+                pollset_ptr: events.as_mut_ptr() as u64,
+                nrset: events.len() as i32,
+            };
+            // SAFETY: EVL_POLIOC_WAIT reads and writes one EvlPollWaitReq at the address
+            // passed (`req`, live and writable), reads the timespec at `timeout_ptr` (`ts`,
+            // live) and writes at most `nrset` EvlPollEvent at `pollset_ptr` (`events`, live
+            // and writable, of that length).
+            let r = unsafe {
+                sys::oob_ioctl(
+                    set,
+                    abi36::EVL_POLIOC_WAIT,
+                    &mut req as *mut abi36::EvlPollWaitReq as usize,
+                )
+            };
+            match r {
+                Ok(_) => {
+                    let n = (req.nrset.max(0) as usize).min(events.len());
+                    if events[..n].iter().any(|e| e.pollval.lval() == 1) {
+                        return Ok(Woke::Bell);
+                    }
+                    return Ok(Woke::Ready);
+                }
+                Err(libc::ETIMEDOUT) => {
+                    return Err(Error::new(ErrorKind::TimedOut, op, timeout_hint));
+                }
+                Err(libc::EINTR) => continue,
+                Err(e) => return Err(io_error(e, op)),
+            }
+        }
+    }
+}
+
+/// Waits in-band (`ppoll`) until `fd` reports one of `events` or the bell rang, until the
+/// absolute monotonic `deadline` at most.
+pub(super) fn inband_wait(
+    fd: RawFd,
+    events: libc::c_short,
+    bell: Option<&Bell>,
+    deadline: Option<Timestamp>,
+    op: &'static str,
+    timeout_hint: &'static str,
+) -> Result<Woke> {
+    loop {
+        let mut pfds = [
+            libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: bell.map_or(-1, Bell::inband_fd),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let rel = deadline.map(|d| {
+            crate::time::duration_to_timespec(d.saturating_duration_since(Clock::Monotonic.now()))
+        });
+        let rel_ptr = rel
+            .as_ref()
+            .map_or(core::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: two valid pollfds (a negative fd is ignored by ppoll), a null-or-valid
+        // timeout, no signal mask change.
+        let rc = unsafe { libc::ppoll(pfds.as_mut_ptr(), 2, rel_ptr, core::ptr::null()) };
+        match rc {
+            n if n > 0 => {
+                if pfds[1].revents != 0 {
+                    return Ok(Woke::Bell);
+                }
+                return Ok(Woke::Ready);
+            }
+            0 => {
+                if deadline.is_some_and(|d| Clock::Monotonic.now() >= d) {
+                    return Err(Error::new(ErrorKind::TimedOut, op, timeout_hint));
+                }
+            }
+            _ => {
+                let e = errno();
+                if e != libc::EINTR {
+                    return Err(Error::from_errno(e, op, "poll failed"));
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps a little before retrying a write that did not fit (see [`ROOM_RETRY`]), on the
+/// caller's stage, but not past `deadline`. Err(TimedOut) once the deadline passed.
+pub(super) fn room_retry(
+    oob: bool,
+    deadline: Option<Timestamp>,
+    op: &'static str,
+    timeout_hint: &'static str,
+) -> Result<()> {
+    let now = Clock::Monotonic.now();
+    if deadline.is_some_and(|d| now >= d) {
+        return Err(Error::new(ErrorKind::TimedOut, op, timeout_hint));
+    }
+    let mut until = now.saturating_add(ROOM_RETRY);
+    if let Some(d) = deadline {
+        until = until.min(d);
+    }
+    if oob {
+        super::sleep_until(Clock::Monotonic, until)
+    } else {
+        std::thread::sleep(until.saturating_duration_since(now));
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------------------------------------ xbuf
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Rt,
+    Inband,
+}
+
+/// What both ends share: the element descriptor (non-blocking) and, for a private xbuf,
+/// which end is gone and the bell that tells the other one.
+#[derive(Debug)]
+struct Shared {
+    /// Private xbufs only: ends see each other go (public ones never see a close).
+    bell: Option<Bell>,
+    rt_gone: AtomicBool,
+    inband_gone: AtomicBool,
+    /// Size of the ring the real-time end writes (inbound), 0 when unknown.
+    rt_writes: usize,
+    /// Size of the ring the in-band end writes (outbound), 0 when unknown.
+    inband_writes: usize,
+    fd: OwnedFd,
+}
+
+/// One end of an EVL xbuf.
+#[derive(Debug)]
+pub(crate) struct End {
+    side: Side,
+    /// Out-of-band waits of the real-time end (unused by the in-band end).
+    read_wait: OobWait,
+    write_wait: OobWait,
+    shared: Arc<Shared>,
+}
+
+fn check_size(n: usize, op: &'static str) -> Result<u32> {
+    if n > MAX_RING {
+        return Err(Error::new(
+            ErrorKind::CapacityExceeded,
+            op,
+            "an EVL xbuf ring holds at most 4 MiB (the core allocates it in one piece)",
+        ));
+    }
+    Ok(n as u32)
+}
+
+fn ends(shared: Shared) -> (End, End) {
+    let shared = Arc::new(shared);
+    let fd = shared.fd.as_raw_fd();
+    let mk = |side| End {
+        side,
+        read_wait: OobWait::new(fd, libc::POLLIN, shared.bell.as_ref()),
+        write_wait: OobWait::new(fd, libc::POLLOUT, shared.bell.as_ref()),
+        shared: shared.clone(),
+    };
+    (mk(Side::Rt), mk(Side::Inband))
+}
+
+/// A new xbuf: private (split ends see each other go) or public (visible as
+/// `/dev/evl/xbuf/<name>`).
+pub(crate) fn create(name: Option<Name<'_>>, to_rt: usize, to_inband: usize) -> Result<(End, End)> {
+    const OP: &str = "Xbuf::create";
+    // Outbound (in-band write -> oob read) carries bytes to the real-time side; inbound
+    // (oob write -> in-band read) carries them to the in-band side.
+    let attrs = abi36::EvlXbufAttrs {
+        i_bufsz: check_size(to_inband, OP)?,
+        o_bufsz: check_size(to_rt, OP)?,
+    };
+    let special = [(
+        libc::EEXIST,
+        None,
+        "a public xbuf of this name exists: open it with Xbuf::open, or pick another name",
+    )];
+    // SAFETY: `attrs` is the xbuf class's attribute structure, live for the call.
+    let fd = unsafe {
+        clone_fd(
+            abi36::EVL_XBUF_CLONE_DEV_C,
+            abi36::EVL_XBUF_DEV,
+            name.as_ref().map(Name::as_str),
+            &attrs as *const abi36::EvlXbufAttrs as usize,
+            if name.is_some() {
+                abi36::EVL_CLONE_PUBLIC
+            } else {
+                abi36::EVL_CLONE_PRIVATE
+            },
+            &special,
+            OP,
+        )
+    }
+    .map_err(|e| {
+        if e.kind() == ErrorKind::InvalidArgument {
+            Error::new(
+                ErrorKind::CapacityExceeded,
+                OP,
+                "the core refused the ring sizes (at most 1 GiB each, and memory permitting)",
+            )
+        } else {
+            e
+        }
+    })?;
+    set_nonblock(fd.as_fd(), OP)?;
+    let bell = match name {
+        None => Some(Bell::new(OP)?),
+        Some(_) => None,
+    };
+    Ok(ends(Shared {
+        bell,
+        rt_gone: AtomicBool::new(false),
+        inband_gone: AtomicBool::new(false),
+        rt_writes: to_inband,
+        inband_writes: to_rt,
+        fd,
+    }))
+}
+
+/// Opens the public xbuf `name`.
+pub(crate) fn open(name: Name<'_>) -> Result<(End, End)> {
+    const OP: &str = "Xbuf::open";
+    let fd = sys::open_element(abi36::EVL_XBUF_DEV, name.as_str(), OP)?;
+    set_nonblock(fd.as_fd(), OP)?;
+    let (to_inband, to_rt) = ring_sizes(name.as_str()).unwrap_or((0, 0));
+    Ok(ends(Shared {
+        bell: None,
+        rt_gone: AtomicBool::new(false),
+        inband_gone: AtomicBool::new(false),
+        rt_writes: to_inband,
+        inband_writes: to_rt,
+        fd,
+    }))
+}
+
+/// The ring sizes of the public xbuf `name`, (inbound, outbound), from the `rings` attribute
+/// the core exports in sysfs ("<in fill> <in size> <out fill> <out size>"). Only read when
+/// opening by name (it allocates).
+fn ring_sizes(name: &str) -> Option<(usize, usize)> {
+    let text = std::fs::read_to_string(format!("/sys/devices/virtual/xbuf/{name}/rings"))
+        .or_else(|_| std::fs::read_to_string(format!("/sys/class/xbuf/{name}/rings")))
+        .ok()?;
+    let v: Vec<usize> = text
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (v.len() == 4).then(|| (v[1], v[3]))
+}
+
+const TIMEOUT_HINT: &str = "nothing came before the deadline";
+const CLOSED_READ: &str = "the other end of this private xbuf was dropped and the ring is empty";
+const CLOSED_WRITE: &str = "the other end of this private xbuf was dropped: nobody reads";
+
+impl End {
+    fn fd(&self) -> RawFd {
+        self.shared.fd.as_raw_fd()
+    }
+
+    /// The size of the ring this end writes; an unknown size (an xbuf opened by name whose
+    /// sizes sysfs did not tell) counts as unlimited.
+    fn write_ring(&self) -> usize {
+        let n = match self.side {
+            Side::Rt => self.shared.rt_writes,
+            Side::Inband => self.shared.inband_writes,
+        };
+        if n == 0 {
+            usize::MAX
+        } else {
+            n
+        }
+    }
+
+    fn peer_gone(&self) -> bool {
+        let s = &self.shared;
+        match self.side {
+            Side::Rt => s.inband_gone.load(Ordering::Acquire),
+            Side::Inband => s.rt_gone.load(Ordering::Acquire),
+        }
+    }
+
+    /// The real-time end must be attached (its calls are out-of-band).
+    fn check_stage(&self, op: &'static str) -> Result<()> {
+        if self.side == Side::Rt && super::thread::current().is_none() {
+            return Err(not_attached(op));
+        }
+        Ok(())
+    }
+
+    fn raw_read(&self, buf: &mut [u8]) -> core::result::Result<usize, i32> {
+        match self.side {
+            Side::Rt => sys::oob_read(self.fd(), buf),
+            Side::Inband => {
+                // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes for the call.
+                let n = unsafe { libc::read(self.fd(), buf.as_mut_ptr().cast(), buf.len()) };
+                if n < 0 {
+                    Err(errno())
+                } else {
+                    Ok(n as usize)
+                }
+            }
+        }
+    }
+
+    fn raw_write(&self, buf: &[u8]) -> core::result::Result<usize, i32> {
+        match self.side {
+            Side::Rt => sys::oob_write(self.fd(), buf),
+            Side::Inband => {
+                // SAFETY: `buf` is a live slice of `buf.len()` bytes for the call.
+                let n = unsafe { libc::write(self.fd(), buf.as_ptr().cast(), buf.len()) };
+                if n < 0 {
+                    Err(errno())
+                } else {
+                    Ok(n as usize)
+                }
+            }
+        }
+    }
+
+    fn wait(
+        &self,
+        events: libc::c_short,
+        deadline: Option<Timestamp>,
+        op: &'static str,
+    ) -> Result<Woke> {
+        match self.side {
+            Side::Rt => {
+                let w = if events == libc::POLLIN {
+                    &self.read_wait
+                } else {
+                    &self.write_wait
+                };
+                w.wait(deadline, op, TIMEOUT_HINT)
+            }
+            Side::Inband => inband_wait(
+                self.fd(),
+                events,
+                self.shared.bell.as_ref(),
+                deadline,
+                op,
+                TIMEOUT_HINT,
+            ),
+        }
+    }
+
+    pub(crate) fn try_read(&self, buf: &mut [u8]) -> Result<usize> {
+        const OP: &str = "XbufEnd::try_read";
+        self.check_stage(OP)?;
+        self.try_read_as(buf, OP)
+    }
+
+    fn try_read_as(&self, buf: &mut [u8], op: &'static str) -> Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        match self.raw_read(buf) {
+            Ok(n) => Ok(n),
+            Err(libc::EAGAIN) => {
+                if self.peer_gone() {
+                    // The peer's last bytes happen-before its `gone` store: read once more.
+                    return match self.raw_read(buf) {
+                        Ok(n) => Ok(n),
+                        Err(libc::EAGAIN) => Err(Error::new(ErrorKind::Closed, op, CLOSED_READ)),
+                        Err(e) => Err(io_error(e, op)),
+                    };
+                }
+                Err(Error::new(
+                    ErrorKind::WouldBlock,
+                    op,
+                    "the ring is empty: nothing to read yet",
+                ))
+            }
+            Err(e) => Err(io_error(e, op)),
+        }
+    }
+
+    pub(crate) fn read(&self, buf: &mut [u8], deadline: Option<Timestamp>) -> Result<usize> {
+        let op = if deadline.is_some() {
+            "XbufEnd::read_until"
+        } else {
+            "XbufEnd::read"
+        };
+        self.check_stage(op)?;
+        loop {
+            match self.try_read_as(buf, op) {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.wait(libc::POLLIN, deadline, op)?;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    pub(crate) fn try_write(&self, buf: &[u8]) -> Result<usize> {
+        const OP: &str = "XbufEnd::try_write";
+        self.check_stage(OP)?;
+        if self.peer_gone() {
+            return Err(Error::new(ErrorKind::Closed, OP, CLOSED_WRITE));
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        // The core takes a message whole or not at all: offer the longest prefix that can
+        // ever fit, i.e. at most the ring size (a longer write fails with EAGAIN forever).
+        let buf = &buf[..buf.len().min(self.write_ring())];
+        match self.raw_write(buf) {
+            Ok(n) => Ok(n),
+            Err(libc::EAGAIN) => Err(Error::new(
+                ErrorKind::WouldBlock,
+                OP,
+                "the ring has no room for this message yet (EVL xbuf writes are whole)",
+            )),
+            Err(libc::ENOBUFS) => Err(Error::new(
+                ErrorKind::WouldBlock,
+                OP,
+                "this direction of the xbuf has no ring",
+            )),
+            Err(e) => Err(io_error(e, OP)),
+        }
+    }
+
+    pub(crate) fn write(&self, buf: &[u8]) -> Result<usize> {
+        const OP: &str = "XbufEnd::write";
+        self.check_stage(OP)?;
+        let mut off = 0;
+        // Pieces no longer than the ring (the core refuses larger ones for good) and, for a
+        // write above 4096 bytes (which may interleave with others), no longer than 4096, so
+        // that it makes progress as room frees up. Writes up to 4096 bytes stay whole.
+        let max = if buf.len() <= 4096 {
+            self.write_ring()
+        } else {
+            self.write_ring().min(4096)
+        };
+        while off < buf.len() {
+            if self.peer_gone() {
+                return Err(Error::new(ErrorKind::Closed, OP, CLOSED_WRITE));
+            }
+            let rest = &buf[off..];
+            let piece = &rest[..rest.len().min(max)];
+            match self.raw_write(piece) {
+                Ok(n) => off += n,
+                Err(libc::EAGAIN) => {
+                    if self.wait(libc::POLLOUT, None, OP)? == Woke::Ready {
+                        // Writable means "not full": our message may still not fit.
+                        match self.raw_write(piece) {
+                            Ok(n) => off += n,
+                            Err(libc::EAGAIN) => {
+                                room_retry(self.side == Side::Rt, None, OP, TIMEOUT_HINT)?
+                            }
+                            Err(e) => return Err(io_error(e, OP)),
+                        }
+                    }
+                }
+                Err(e) => return Err(io_error(e, OP)),
+            }
+        }
+        Ok(buf.len())
+    }
+
+    pub(crate) fn fd_ref(&self) -> BorrowedFd<'_> {
+        self.shared.fd.as_fd()
+    }
+}
+
+impl Drop for End {
+    fn drop(&mut self) {
+        let s = &self.shared;
+        if let Some(bell) = &s.bell {
+            match self.side {
+                Side::Rt => s.rt_gone.store(true, Ordering::Release),
+                Side::Inband => s.inband_gone.store(true, Ordering::Release),
+            }
+            bell.ring();
+        }
+    }
+}
