@@ -78,6 +78,7 @@ struct State {
 pub(crate) struct Group {
     fd: OwnedFd,
     anchor: RawFd,
+    anchor_events: u32,
     uid: u64,
     /// The core's generation number of the group, mirrored (changed under `state`).
     generation: AtomicU32,
@@ -89,14 +90,25 @@ fn in_range(g: u32, lo: u32, hi: u32) -> bool {
 }
 
 impl Group {
-    /// A new group that will watch `anchor` (which must outlive it).
+    /// A new group that will watch `anchor` (which must outlive it) for input.
     pub(crate) fn new(anchor: RawFd, op: &'static str) -> Result<Self> {
+        Self::with_anchor_events(anchor, ANCHOR_EVENTS, op)
+    }
+
+    /// A new group that will watch `anchor` (which must outlive it) for the core's `POLL*`
+    /// bits `events`, reported with token 0.
+    pub(crate) fn with_anchor_events(
+        anchor: RawFd,
+        anchor_events: u32,
+        op: &'static str,
+    ) -> Result<Self> {
         sys::process()?;
         let fd = sys::open_rw(abi36::EVL_POLL_DEV_C)
             .map_err(|e| Error::from_errno(e, op, "cannot open /dev/evl/poll"))?;
         Ok(Group {
             fd,
             anchor,
+            anchor_events,
             uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
             generation: AtomicU32::new(0),
             state: Mutex::new(State {
@@ -149,10 +161,29 @@ impl Group {
 
     fn ensure_anchor(&self, st: &mut State) -> core::result::Result<(), i32> {
         if !st.anchored {
-            self.ctl(st, abi36::EVL_POLL_CTLADD, self.anchor, ANCHOR_EVENTS, 0)?;
+            self.ctl(
+                st,
+                abi36::EVL_POLL_CTLADD,
+                self.anchor,
+                self.anchor_events,
+                0,
+            )?;
             st.anchored = true;
         }
         Ok(())
+    }
+
+    /// Adds `fd` for the core's `POLL*` bits `events`, reported with `token` (a fixed
+    /// extra member of a private group: not tracked for ONESHOT or closing).
+    pub(crate) fn add_raw(
+        &self,
+        fd: RawFd,
+        events: u32,
+        token: u64,
+    ) -> core::result::Result<(), i32> {
+        let mut st = self.lock();
+        self.ensure_anchor(&mut st)?;
+        self.ctl(&mut st, abi36::EVL_POLL_CTLADD, fd, events, token)
     }
 
     /// `EVL_POLIOC_WAIT` into `buf` until `deadline` (absolute, monotonic; `None`: no
@@ -176,7 +207,7 @@ impl Group {
                         &mut st,
                         abi36::EVL_POLL_CTLMOD,
                         self.anchor,
-                        ANCHOR_EVENTS,
+                        self.anchor_events,
                         0,
                     )?;
                     tries += 1;

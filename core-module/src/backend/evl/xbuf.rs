@@ -15,12 +15,13 @@
 //! readiness on its own stage (in-band poll: data for the in-band side, room towards the
 //! real-time side; out-of-band poll: the converse).
 
+use super::poll::Group;
 use super::{abi36, sys};
 use crate::error::{errno, Error, ErrorKind, Result};
 use crate::name::Name;
 use crate::time::{Clock, Timestamp};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -57,11 +58,8 @@ pub(super) fn io_error(e: i32, op: &'static str) -> Error {
     }
 }
 
-/// Creates an element through `clone_dev` (as `sys::clone_element`) and returns a descriptor
-/// on it. For a public element (`name` given) the descriptor is opened by name *before* the
-/// clone device is closed: the core ties a public element's first reference to the clone
-/// file, and disposes of an element nobody opened when that file is released, so opening
-/// after closing it finds nothing (`sys::clone_element` closes it first, hence this helper).
+/// Creates an element through `clone_dev` and returns a descriptor on it: public, and
+/// opened by name, when `name` is given (see `sys::clone_element`).
 ///
 /// # Safety
 /// `attrs` must be 0 or the address of the attribute structure the class expects, live for
@@ -75,69 +73,14 @@ pub(super) unsafe fn clone_fd(
     special: &[(i32, Option<ErrorKind>, &'static str)],
     op: &'static str,
 ) -> Result<OwnedFd> {
-    let Some(name) = name else {
-        // SAFETY: the caller's contract on `attrs`.
-        return unsafe { sys::clone_element(clone_dev, class, None, attrs, flags, special, op) }
-            .map(|(fd, _)| fd);
+    let flags = if name.is_some() {
+        flags | abi36::EVL_CLONE_PUBLIC
+    } else {
+        flags
     };
-    sys::process()?;
-    let factory = sys::open_rw(clone_dev).map_err(|e| {
-        Error::from_errno(
-            e,
-            op,
-            "cannot open the element class's clone device under /dev/evl",
-        )
-    })?;
-    let mut cname = [0u8; crate::name::MAX_NAME_LEN + 1];
-    let n = name.len().min(crate::name::MAX_NAME_LEN);
-    cname[..n].copy_from_slice(&name.as_bytes()[..n]);
-    let mut req = abi36::EvlCloneReq {
-        name_ptr: cname.as_ptr() as u64,
-        attrs_ptr: attrs as u64,
-        clone_flags: flags | abi36::EVL_CLONE_PUBLIC,
-        ..Default::default()
-    };
-    // SAFETY: EVL_IOC_CLONE reads and writes one EvlCloneReq at the address passed, `req`,
-    // live and writable for the call; the core reads the NUL-terminated name at `name_ptr`
-    // (`cname`, live) and the attributes at `attrs` (the caller's contract).
-    unsafe {
-        sys::ioctl(
-            factory.as_raw_fd(),
-            abi36::EVL_IOC_CLONE,
-            &mut req as *mut abi36::EvlCloneReq as usize,
-        )
-    }
-    .map_err(|e| {
-        if let Some(&(_, kind, hint)) = special.iter().find(|s| s.0 == e) {
-            return match kind {
-                Some(k) => Error::new(k, op, hint),
-                None => Error::from_errno(e, op, hint),
-            };
-        }
-        match e {
-            libc::EEXIST => Error::from_errno(
-                e,
-                op,
-                "a public element of this class and name already exists; open it or pick \
-                 another name",
-            ),
-            libc::ENOSPC | libc::ENOMEM | libc::EMFILE | libc::ENFILE => Error::from_errno(
-                e,
-                op,
-                "the core is out of element slots or memory (see CONFIG_EVL_NR_* and the core's \
-                 heap)",
-            ),
-            libc::EPERM | libc::EACCES => Error::from_errno(
-                e,
-                op,
-                "creating EVL elements needs access to /dev/evl (run as root)",
-            ),
-            _ => Error::from_errno(e, op, "the core refused to create the element"),
-        }
-    })?;
-    let fd = sys::open_element(class, name, op);
-    drop(factory);
-    fd
+    // SAFETY: the caller's contract on `attrs`.
+    unsafe { sys::clone_element(clone_dev, class, name, attrs, flags, special, op) }
+        .map(|(fd, _)| fd)
 }
 
 /// Sets `O_NONBLOCK` on an element descriptor (in-band `fcntl`, at creation only).
@@ -219,22 +162,14 @@ impl Bell {
     }
 }
 
-/// An EVL poll set watching one element descriptor for `events`, and optionally a bell,
-/// created on the first out-of-band wait (adding descriptors to a poll set is an
+/// An EVL poll group watching one element descriptor for `events`, and optionally a bell,
+/// created on the first out-of-band wait (adding descriptors to a poll group is an
 /// out-of-band request: only an attached thread can build it). Waiting allocates nothing.
-///
-/// The core caches, per thread, the watch table of the last poll set the thread waited on,
-/// keyed only by that set's generation (a per-set count of control requests): a thread that
-/// waits on two sets of equal generation in turn would wait on the first one's table. So
-/// each waiter tracks its set's generation, every thread remembers (here) which waiter it
-/// used last and at which generation, and a wait on another set of the same generation first
-/// bumps this one with a no-op `EVL_POLL_CTLMOD`. (Poll sets made elsewhere in the process
-/// are not tracked: a thread mixing them with these may still hit the core's cache.)
+/// The group is the poll module's, so the guard against the core's per-thread watch-table
+/// cache covers these waits and every `PollSet` alike.
 #[derive(Debug)]
 pub(super) struct OobWait {
-    set: OnceLock<OwnedFd>,
-    id: u64,
-    generation: AtomicU32,
+    group: OnceLock<Group>,
     fd: RawFd,
     events: u32,
     bell: Option<RawFd>,
@@ -249,76 +184,30 @@ pub(super) enum Woke {
     Bell,
 }
 
-static NEXT_WAIT_ID: AtomicU64 = AtomicU64::new(1);
-
-std::thread_local! {
-    /// (waiter id, generation) of the last out-of-band wait of this thread.
-    static LAST_WAIT: core::cell::Cell<(u64, u32)> = const { core::cell::Cell::new((0, 0)) };
-}
-
-fn poll_ctl(
-    set: RawFd,
-    action: u32,
-    fd: RawFd,
-    events: u32,
-    cookie: i64,
-) -> core::result::Result<i32, i32> {
-    let req = abi36::EvlPollCtlReq {
-        action,
-        fd: fd as u32,
-        events,
-        pollval: abi36::EvlValue::from_i64(cookie),
-    };
-    // SAFETY: EVL_POLIOC_CTL reads one EvlPollCtlReq at the address passed, `req`, live for
-    // the call.
-    unsafe {
-        sys::oob_ioctl(
-            set,
-            abi36::EVL_POLIOC_CTL,
-            &req as *const abi36::EvlPollCtlReq as usize,
-        )
-    }
-}
-
 impl OobWait {
     /// A waiter for `events` on `fd` (and `bell`'s out-of-band side); both descriptors must
     /// outlive it.
     pub(super) fn new(fd: RawFd, events: libc::c_short, bell: Option<&Bell>) -> OobWait {
         OobWait {
-            set: OnceLock::new(),
-            id: NEXT_WAIT_ID.fetch_add(1, Ordering::Relaxed),
-            generation: AtomicU32::new(0),
+            group: OnceLock::new(),
             fd,
             events: events as u16 as u32,
             bell: bell.map(Bell::oob_fd),
         }
     }
 
-    fn set(&self, op: &'static str) -> Result<RawFd> {
-        if let Some(s) = self.set.get() {
-            return Ok(s.as_raw_fd());
+    fn group(&self, op: &'static str) -> Result<&Group> {
+        if let Some(g) = self.group.get() {
+            return Ok(g);
         }
-        let set = sys::open_rw(abi36::EVL_POLL_DEV_C).map_err(|e| {
-            Error::from_errno(e, op, "cannot open the EVL poll device /dev/evl/poll")
-        })?;
-        let mut watch = [(self.fd, self.events, 0i64), (-1, libc::POLLIN as u32, 1)];
+        let g = Group::with_anchor_events(self.fd, self.events, op)?;
         if let Some(b) = self.bell {
-            watch[1].0 = b;
-        }
-        let mut generation = 0;
-        for (fd, events, cookie) in watch {
-            if fd < 0 {
-                continue;
-            }
-            poll_ctl(set.as_raw_fd(), abi36::EVL_POLL_CTLADD, fd, events, cookie)
+            g.add_raw(b, libc::POLLIN as u32, 1)
                 .map_err(|e| io_error(e, op))?;
-            generation += 1;
         }
         // Another thread may have built one meanwhile: then ours is dropped, theirs is used.
-        if self.set.set(set).is_ok() {
-            self.generation.store(generation, Ordering::SeqCst);
-        }
-        Ok(self.set.get().expect("just set").as_raw_fd())
+        let _ = self.group.set(g);
+        Ok(self.group.get().expect("just set"))
     }
 
     /// Waits out-of-band until the element reports an event or the bell rang, until the
@@ -329,48 +218,11 @@ impl OobWait {
         op: &'static str,
         timeout_hint: &'static str,
     ) -> Result<Woke> {
-        let set = self.set(op)?;
-        let (last_id, last_gen) = LAST_WAIT.with(core::cell::Cell::get);
-        let mut generation = self.generation.load(Ordering::SeqCst);
-        if last_id != self.id && last_gen == generation {
-            poll_ctl(set, abi36::EVL_POLL_CTLMOD, self.fd, self.events, 0)
-                .map_err(|e| io_error(e, op))?;
-            generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        }
-        LAST_WAIT.with(|c| c.set((self.id, generation)));
-        // The core takes an absolute monotonic date; zero means "no timeout", so a deadline
-        // at the epoch is moved to one nanosecond (long past either way).
-        let ts = match deadline {
-            None => abi36::EvlTimespec::new(0, 0),
-            Some(d) => {
-                let ns = d.as_nanos().max(1);
-                abi36::EvlTimespec::new(
-                    (ns / 1_000_000_000).min(i64::MAX as u64) as i64,
-                    (ns % 1_000_000_000) as i64,
-                )
-            }
-        };
+        let group = self.group(op)?;
         loop {
             let mut events = [abi36::EvlPollEvent::default(); 2];
-            let mut req = abi36::EvlPollWaitReq {
-                timeout_ptr: &ts as *const abi36::EvlTimespec as u64,
-                pollset_ptr: events.as_mut_ptr() as u64,
-                nrset: events.len() as i32,
-            };
-            // SAFETY: EVL_POLIOC_WAIT reads and writes one EvlPollWaitReq at the address
-            // passed (`req`, live and writable), reads the timespec at `timeout_ptr` (`ts`,
-            // live) and writes at most `nrset` EvlPollEvent at `pollset_ptr` (`events`, live
-            // and writable, of that length).
-            let r = unsafe {
-                sys::oob_ioctl(
-                    set,
-                    abi36::EVL_POLIOC_WAIT,
-                    &mut req as *mut abi36::EvlPollWaitReq as usize,
-                )
-            };
-            match r {
-                Ok(_) => {
-                    let n = (req.nrset.max(0) as usize).min(events.len());
+            match group.wait_raw(&mut events, deadline) {
+                Ok(n) => {
                     if events[..n].iter().any(|e| e.pollval.lval() == 1) {
                         return Ok(Woke::Bell);
                     }
