@@ -3,8 +3,10 @@
 //! fast paths, refusals for non-attached threads, kind checks on open, doorbell rings from
 //! any context). Without `/dev/evl/control` every test prints a SKIPPED line and returns.
 
+mod evl_only;
+use evl_only::setup;
+
 use evl_core::backend::evl::abi36;
-use evl_core::backend::{self, evl, Backend, Selection};
 use evl_core::*;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::Path;
@@ -14,20 +16,6 @@ use std::time::Duration;
 
 #[global_allocator]
 static ALLOCATOR: evl_alloc_count::CountingAlloc = evl_alloc_count::CountingAlloc;
-
-fn setup() -> bool {
-    if !Path::new(evl::CONTROL_DEVICE).exists() {
-        // Past libtest's output capture, so the skip shows in every run.
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED (evl only): no EVL core on this machine (/dev/evl/control missing)"
-        );
-        return false;
-    }
-    backend::select(Selection::Force(Backend::Evl)).expect("an EVL core is present but unusable");
-    true
-}
 
 static UNIQUE: AtomicUsize = AtomicUsize::new(0);
 

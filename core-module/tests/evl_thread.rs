@@ -1,24 +1,12 @@
 //! EVL-only checks of thread attachment and out-of-band sleeps on the real core. Without
 //! `/dev/evl/control` every test prints a SKIPPED line and returns.
 
-use evl_core::backend::{self, evl, Backend, Selection};
+mod evl_only;
+use evl_only::setup;
+
 use evl_core::*;
 use std::path::Path;
 use std::time::Duration;
-
-fn setup() -> bool {
-    if !Path::new(evl::CONTROL_DEVICE).exists() {
-        // Past libtest's output capture, so the skip shows in every run.
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED (evl only): no EVL core on this machine (/dev/evl/control missing)"
-        );
-        return false;
-    }
-    backend::select(Selection::Force(Backend::Evl)).expect("an EVL core is present but unusable");
-    true
-}
 
 #[test]
 fn public_thread_shows_in_dev_evl_while_attached() {

@@ -3,28 +3,15 @@
 //! are not attached, and two poll sets used by one thread. Without `/dev/evl/control` every
 //! test prints a SKIPPED line and returns.
 
-use evl_core::backend::{self, evl, Backend, Selection};
+mod evl_only;
+use evl_only::setup;
+
 use evl_core::poll::PollFlags;
 use evl_core::timer::Start;
 use evl_core::*;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-
-fn setup() -> bool {
-    if !Path::new(evl::CONTROL_DEVICE).exists() {
-        // Past libtest's output capture, so the skip shows in every run.
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED (evl only): no EVL core on this machine (/dev/evl/control missing)"
-        );
-        return false;
-    }
-    backend::select(Selection::Force(Backend::Evl)).expect("an EVL core is present but unusable");
-    true
-}
 
 #[global_allocator]
 static ALLOCATOR: evl_alloc_count::CountingAlloc = evl_alloc_count::CountingAlloc;
