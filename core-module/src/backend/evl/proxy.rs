@@ -22,6 +22,7 @@
 
 use super::xbuf::{clone_fd, io_error, set_nonblock, MAX_RING};
 use super::{abi36, sys};
+use crate::backend::host::proxy::{poll2, spawn_drainer, DRAIN_CHUNK, DROP_GRACE_MS};
 use crate::backend::host::sys as hsys;
 use crate::error::{errno, Error, ErrorKind, Result};
 use crate::proxy::ProxyWrite;
@@ -31,13 +32,9 @@ use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-/// The drainer's chunk (read from our pipe at once).
-const DRAIN_CHUNK: usize = 16 * 1024;
 /// The drainer's writes to the target: at most this much at once, so that a pipe target
 /// never keeps it from seeing a stop request.
 const TARGET_CHUNK: usize = libc::PIPE_BUF;
-/// On drop, how long the target (or the relay) may make no progress before we give up.
-const DROP_GRACE_MS: libc::c_int = 1000;
 
 #[derive(Debug)]
 struct State {
@@ -143,17 +140,7 @@ pub(crate) fn create(target: BorrowedFd<'_>, capacity: usize, name: Option<&str>
         failed: AtomicI32::new(0),
     });
     let st = state.clone();
-    let drainer = std::thread::Builder::new()
-        .name("evl-proxy".into())
-        .stack_size(64 * 1024 + DRAIN_CHUNK)
-        .spawn(move || drain(&st, target))
-        .map_err(|e| {
-            Error::from_errno(
-                e.raw_os_error().unwrap_or(libc::EAGAIN),
-                OP,
-                "cannot start the proxy's drainer thread (thread or memory limit reached?)",
-            )
-        })?;
+    let drainer = spawn_drainer(move || drain(&st, target), OP)?;
     Ok(Proxy {
         state,
         efd,
@@ -282,48 +269,9 @@ impl Drop for Proxy {
     }
 }
 
-/// Blocks every signal in the calling thread (signal handlers belong to the application's
-/// threads; a broken pipe target gives EPIPE, no SIGPIPE).
-fn block_signals() {
-    let mut set = core::mem::MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: sigfillset initialises the set it is given; pthread_sigmask reads it and may
-    // write the old mask, for which null is allowed.
-    unsafe {
-        libc::sigfillset(set.as_mut_ptr());
-        libc::pthread_sigmask(libc::SIG_BLOCK, set.as_ptr(), core::ptr::null_mut());
-    }
-}
-
-/// `poll` on up to two descriptors (a negative one is ignored); returns the revents or
-/// `None` on timeout.
-fn poll2(a: (RawFd, i16), b: (RawFd, i16), timeout: libc::c_int) -> Option<(i16, i16)> {
-    loop {
-        let mut fds = [
-            libc::pollfd {
-                fd: a.0,
-                events: a.1,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: b.0,
-                events: b.1,
-                revents: 0,
-            },
-        ];
-        // SAFETY: `fds` is a valid array of two pollfds for the whole call.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
-        match rc {
-            0 => return None,
-            n if n > 0 => return Some((fds[0].revents, fds[1].revents)),
-            _ => continue, // EINTR
-        }
-    }
-}
-
 /// The drainer: our pipe -> target, until the target fails, or (once stopping) everything
 /// accepted was delivered or nothing moved for `DROP_GRACE_MS`.
 fn drain(st: &State, target: OwnedFd) {
-    block_signals();
     let mut buf = [0u8; DRAIN_CHUNK];
     let mut stopping = false;
     let stop_fd = |stopping: bool| if stopping { -1 } else { st.stop.as_raw_fd() };

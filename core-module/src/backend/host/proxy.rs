@@ -12,17 +12,18 @@ use super::sys::{self, futex_wait, futex_wake, PiLock, Scope, Woken};
 use crate::error::{Error, ErrorKind, Result};
 use crate::proxy::ProxyWrite;
 use crate::time::Timestamp;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 /// The largest write the kernel keeps atomic on a pipe; also the drainer's chunk size.
 const PIPE_BUF: usize = libc::PIPE_BUF;
-/// How much the drainer reads from the pipe at once.
-const DRAIN_CHUNK: usize = 16 * 1024;
-/// On drop, how long the target may take no bytes at all before the drainer gives up.
-const DROP_GRACE_MS: libc::c_int = 1000;
+/// How much a proxy's drainer reads from its pipe at once (both backends' proxies).
+pub(crate) const DRAIN_CHUNK: usize = 16 * 1024;
+/// On drop, how long the target may take no bytes at all before a drainer gives up (both
+/// backends' proxies).
+pub(crate) const DROP_GRACE_MS: libc::c_int = 1000;
 
 /// State shared by the writers, the flushers and the drainer.
 #[derive(Debug)]
@@ -101,17 +102,7 @@ impl Proxy {
             failed: AtomicI32::new(0),
         });
         let st = state.clone();
-        let drainer = std::thread::Builder::new()
-            .name("evl-proxy".into())
-            .stack_size(64 * 1024 + DRAIN_CHUNK)
-            .spawn(move || drain(&st, target))
-            .map_err(|e| {
-                Error::from_errno(
-                    e.raw_os_error().unwrap_or(libc::EAGAIN),
-                    OP,
-                    "cannot start the proxy's drainer thread (thread or memory limit reached?)",
-                )
-            })?;
+        let drainer = spawn_drainer(move || drain(&st, target), OP)?;
         Ok(Proxy {
             state,
             tx: Some(tx),
@@ -219,6 +210,55 @@ impl Drop for Proxy {
     }
 }
 
+/// Starts a proxy's drainer thread running `f`, with every signal blocked (signals belong
+/// to the application's threads) and a stack sized for its [`DRAIN_CHUNK`] buffer. Serves
+/// the proxies of both backends.
+pub(crate) fn spawn_drainer(
+    f: impl FnOnce() + Send + 'static,
+    op: &'static str,
+) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("evl-proxy".into())
+        .stack_size(64 * 1024 + DRAIN_CHUNK)
+        .spawn(move || {
+            block_signals();
+            f()
+        })
+        .map_err(|e| {
+            Error::from_errno(
+                e.raw_os_error().unwrap_or(libc::EAGAIN),
+                op,
+                "cannot start the proxy's drainer thread (thread or memory limit reached?)",
+            )
+        })
+}
+
+/// `poll` on up to two descriptors (a negative one is ignored); returns the revents or
+/// `None` on timeout. Retries on EINTR. Serves the drainers of both backends' proxies.
+pub(crate) fn poll2(a: (RawFd, i16), b: (RawFd, i16), timeout: libc::c_int) -> Option<(i16, i16)> {
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: a.0,
+                events: a.1,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: b.0,
+                events: b.1,
+                revents: 0,
+            },
+        ];
+        // SAFETY: `fds` is a valid array of two pollfds for the whole call.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
+        match rc {
+            0 => return None,
+            n if n > 0 => return Some((fds[0].revents, fds[1].revents)),
+            _ => continue, // EINTR
+        }
+    }
+}
+
 /// Blocks every signal in the calling thread: signal handlers run on the application's
 /// threads, and a write to a broken pipe target makes EPIPE without killing the process.
 fn block_signals() {
@@ -234,7 +274,6 @@ fn block_signals() {
 /// The drainer: pipe -> target until end of file, a target failure, or (when stopping) a
 /// target that takes nothing for `DROP_GRACE_MS`.
 fn drain(st: &State, target: OwnedFd) {
-    block_signals();
     let mut buf = [0u8; DRAIN_CHUNK];
     let mut stopping = false;
     'outer: loop {
@@ -253,31 +292,19 @@ fn drain(st: &State, target: OwnedFd) {
         };
         let mut off = 0;
         while off < n {
-            let mut fds = [
-                libc::pollfd {
-                    fd: target.as_raw_fd(),
-                    events: libc::POLLOUT,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: st.stop.as_raw_fd(),
-                    events: if stopping { 0 } else { libc::POLLIN },
-                    revents: 0,
-                },
-            ];
             let timeout = if stopping { DROP_GRACE_MS } else { -1 };
-            // SAFETY: `fds` is a valid array of two pollfds for the whole call.
-            let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
-            if rc < 0 {
-                continue; // EINTR (signals are blocked, but be safe)
-            }
-            if rc == 0 {
+            let stop_fd = if stopping { -1 } else { st.stop.as_raw_fd() };
+            let Some((rout, rstop)) = poll2(
+                (target.as_raw_fd(), libc::POLLOUT),
+                (stop_fd, libc::POLLIN),
+                timeout,
+            ) else {
                 break 'outer; // stopping, and the target took nothing for the grace period
-            }
-            if fds[1].revents & libc::POLLIN != 0 {
+            };
+            if rstop & libc::POLLIN != 0 {
                 stopping = true;
             }
-            if fds[0].revents == 0 {
+            if rout == 0 {
                 continue;
             }
             let len = (n - off).min(PIPE_BUF);
