@@ -26,6 +26,9 @@ impl PollFlags {
     /// Report once, then stay silent until re-armed with [`PollSet::modify`] (so a ready fd
     /// nobody is waiting for cannot make a waiter spin).
     pub const ONESHOT: PollFlags = PollFlags(libc::EPOLLONESHOT as u32);
+    /// Edge-triggered: report when a condition becomes true, not while it is (host only:
+    /// the EVL core's poll sets are level-triggered; see [`PollSet::supports_edge`]).
+    pub const EDGE: PollFlags = PollFlags(libc::EPOLLET as u32);
     /// No condition.
     pub const NONE: PollFlags = PollFlags(0);
 
@@ -97,6 +100,24 @@ impl PollSet {
         }
     }
 
+    /// Whether this set takes [`PollFlags::EDGE`] registrations (host: yes; EVL: no, the
+    /// core's poll sets are level-triggered, so waiters use [`PollFlags::ONESHOT`] and
+    /// re-arm with [`modify`](PollSet::modify)).
+    pub fn supports_edge(&self) -> bool {
+        matches!(self.inner, Inner::Host(_))
+    }
+
+    fn refuse_edge(&self, events: PollFlags, op: &'static str) -> Result<()> {
+        if events.contains(PollFlags::EDGE) && !self.supports_edge() {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                op,
+                "the EVL core's poll sets are level-triggered: use PollFlags::ONESHOT and modify",
+            ));
+        }
+        Ok(())
+    }
+
     fn ctl(
         &self,
         op_code: libc::c_int,
@@ -131,6 +152,7 @@ impl PollSet {
 
     /// Adds `fd`, watched for `events`, reported with `token`.
     pub fn add(&self, fd: BorrowedFd<'_>, events: PollFlags, token: u64) -> Result<()> {
+        self.refuse_edge(events, "PollSet::add")?;
         if let Inner::Evl(ps) = &self.inner {
             return ps.add(fd, events, token);
         }
@@ -139,6 +161,7 @@ impl PollSet {
 
     /// Changes what `fd` is watched for, and its token.
     pub fn modify(&self, fd: BorrowedFd<'_>, events: PollFlags, token: u64) -> Result<()> {
+        self.refuse_edge(events, "PollSet::modify")?;
         if let Inner::Evl(ps) = &self.inner {
             return ps.modify(fd, events, token);
         }

@@ -1,10 +1,18 @@
 //! fd registrations: which task waits for which fd, in which direction.
 //!
 //! Each registered fd has a slot (fixed capacity, set at start) with a read and a write
-//! side: a readiness flag and the waker of the task waiting for it. The fd sits in the poll
-//! set with `ONESHOT` and is armed (`modify`) only while some side has a waiter and no
-//! readiness: a report disarms it, so a ready fd nobody reads cannot make the executor spin,
-//! and the same scheme works where the poll set is level-triggered (EVL).
+//! side: a readiness flag and the waker of the task waiting for it. Readiness is cleared
+//! only when an operation says `WouldBlock` ([`Reactor::clear_ready`](crate::Reactor)).
+//!
+//! How the fd sits in the poll set depends on what the backend's set can do:
+//! - **Edge-triggered** (host, epoll): added once with `EDGE | IN | OUT | RDHUP` and never
+//!   touched again. An fd wakeup costs the wait alone: **one system call** per wakeup, and
+//!   none to start or stop awaiting.
+//! - **Level-triggered** (EVL): added with `ONESHOT` and armed (`modify`) only while some side
+//!   has a waiter and no readiness; a report disarms it, so a ready fd nobody reads cannot
+//!   make the executor spin. An fd wakeup costs the wait plus, when a task awaits the fd
+//!   again, one re-arm: **two out-of-band calls** per wakeup (the core's poll-set changes are
+//!   out-of-band ioctls, so the thread stays on its stage).
 
 use evl_core::poll::{PollFlags, PollSet};
 use evl_core::{Error, ErrorKind, Result};
@@ -89,13 +97,16 @@ pub(crate) struct Woken(pub(crate) Option<Waker>, pub(crate) Option<Waker>);
 pub(crate) struct Registrations {
     slots: Box<[Slot]>,
     free: Vec<u32>,
+    /// The poll set takes edge-triggered registrations: no re-arming.
+    edge: bool,
 }
 
 impl Registrations {
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(ps: &PollSet, capacity: usize) -> Self {
         Registrations {
             slots: (0..capacity).map(|_| Slot::default()).collect(),
             free: (0..capacity as u32).rev().collect(),
+            edge: ps.supports_edge(),
         }
     }
 
@@ -121,7 +132,12 @@ impl Registrations {
         };
         let s = &mut self.slots[idx as usize];
         let token = Token::new(idx as usize, s.gen);
-        if let Err(e) = ps.add(fd, PollFlags::ONESHOT, token.raw()) {
+        let events = if self.edge {
+            PollFlags::EDGE | PollFlags::IN | PollFlags::OUT | PollFlags::RDHUP
+        } else {
+            PollFlags::ONESHOT
+        };
+        if let Err(e) = ps.add(fd, events, token.raw()) {
             self.free.push(idx);
             return Err(e);
         }
@@ -167,6 +183,10 @@ impl Registrations {
             Some(w) if w.will_wake(waker) => {}
             _ => side.waker = Some(waker.clone()),
         }
+        if self.edge {
+            return Ok(false); // watched for every edge since `register`
+        }
+        let s = self.slot(t, OP)?;
         let want = s.wanted();
         if want != s.armed {
             // SAFETY: the fd is open while registered (AsyncFd contract).
@@ -186,6 +206,7 @@ impl Registrations {
     /// A report from the poll set for `t`: mark sides ready, hand back their wakers, re-arm
     /// for a side still waiting.
     pub(crate) fn dispatch(&mut self, ps: &PollSet, t: Token, ready: PollFlags) -> Woken {
+        let edge = self.edge;
         let Ok(s) = self.slot(t, "Reactor::dispatch") else {
             return Woken::default();
         };
@@ -201,7 +222,7 @@ impl Registrations {
             woken.1 = s.write.waker.take();
         }
         let want = s.wanted();
-        if want != 0 {
+        if want != 0 && !edge {
             // SAFETY: the fd is open while registered.
             let fd = unsafe { BorrowedFd::borrow_raw(s.fd) };
             if ps

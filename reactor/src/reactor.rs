@@ -3,28 +3,35 @@
 //!
 //! ```text
 //!  turn(Block)
-//!    next = wheel.next_deadline()          exact ns; re-arm the core timer fd only if changed
-//!    poll_set.wait(events)                 THE one blocking call (EVL: oob poll; host: epoll)
+//!    next = wheel.next_deadline()          exact ns, O(1) (cached)
+//!    poll_set.wait(events, next)           THE one system call of the turn: its timeout is
+//!                                          the earliest deadline (EVL: oob poll wait with an
+//!                                          absolute timeout; host: epoll_pwait2, ns timeout)
 //!    for each event:
-//!      timer fd  -> note it fired (the next turn's re-arm clears it: no read)
 //!      wake elem -> report `woken` (the executor drains its element)
 //!      fd token  -> mark readiness, take the waiting wakers
-//!    pop every timer with deadline <= now, wake it
+//!    pop timers with deadline <= now (at most `Config::timers_per_turn`), wake each
 //! ```
-//! Everything here is allocated in [`Reactor::new`]; a turn allocates nothing.
+//!
+//! There is no timer file: a timer tick costs the wait and nothing else (no re-arm). The wait
+//! may return before the deadline (a signal, an fd); timers are fired by comparing their
+//! deadline with the clock read after the wait, so a timer never fires early.
+//!
+//! Everything here is allocated in [`Reactor::new`]; a turn allocates nothing. Wakers are
+//! woken only after every internal borrow is released, so a waker (or a `Drop` it triggers)
+//! may arm, cancel or deregister on this reactor.
 
 use crate::io::{Direction, Registrations, Token, Woken};
 use crate::timer::{Entry, Full, Wheel};
 use evl_core::poll::{PollEvent, PollFlags, PollSet};
-use evl_core::timer::{Start, Timer};
-use evl_core::{Clock, ErrorKind, Result, Timestamp};
+use evl_core::{Clock, Error, ErrorKind, Result, Timestamp};
 use std::cell::{Cell, RefCell};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::pin::Pin;
 use std::task::{Poll, Waker};
 
-const TOKEN_TIMER: u64 = u64::MAX;
 const TOKEN_WAKE: u64 = u64::MAX - 1;
+/// Events taken per wait (on the stack); more ready fds are reported by the next turn.
 const EVENTS: usize = 64;
 
 /// Sizes fixed at start.
@@ -34,6 +41,9 @@ pub struct Config {
     pub timers: usize,
     /// fds that may be registered at once (default 64).
     pub fds: usize,
+    /// Timers fired per turn at most (default 64): a burst of due timers is served in
+    /// deadline order over several turns, so tasks and fds get their turn in between.
+    pub timers_per_turn: usize,
 }
 
 impl Default for Config {
@@ -41,6 +51,7 @@ impl Default for Config {
         Config {
             timers: 1024,
             fds: 64,
+            timers_per_turn: 64,
         }
     }
 }
@@ -59,6 +70,9 @@ pub enum Wait {
 pub struct Turn {
     /// Timers that expired.
     pub timers: usize,
+    /// More timers were due than `Config::timers_per_turn`: the next turn fires them (its
+    /// wait does not block, since their deadline has passed).
+    pub timers_left: bool,
     /// fd reports handled.
     pub fds: usize,
     /// The wake element was posted (by another thread).
@@ -72,8 +86,11 @@ pub struct Stats {
     pub turns: u64,
     /// Turns that blocked.
     pub blocking: u64,
-    /// Times the core timer fd was re-armed.
-    pub rearms: u64,
+    /// Waits made: one per turn, the only system call a turn makes (fd re-arms aside, see
+    /// [`io`](crate::io)).
+    pub waits: u64,
+    /// Waits whose timeout was a timer's deadline.
+    pub timed_waits: u64,
     /// Timers fired.
     pub timers_fired: u64,
     /// fd reports handled.
@@ -85,14 +102,11 @@ pub struct Stats {
 pub struct Reactor {
     id: u64,
     poll: PollSet,
-    timer: Timer,
-    armed: Cell<Option<u64>>,
-    /// The timer fd fired and was not read: it stays readable until re-armed or disarmed,
-    /// which the next turn does (one `timerfd_settime` instead of a read plus a re-arm).
-    fired: Cell<bool>,
+    /// The deadline the last blocking wait was bounded by.
+    last_deadline: Cell<Option<u64>>,
+    timers_per_turn: usize,
     wheel: RefCell<Wheel>,
     io: RefCell<Registrations>,
-    events: RefCell<[PollEvent; EVENTS]>,
     stats: Cell<Stats>,
 }
 
@@ -130,23 +144,30 @@ pub fn now_ns() -> u64 {
 impl Reactor {
     /// A reactor whose poll set also watches `wake` (the executor's cross-thread wake
     /// element), if given.
+    ///
+    /// Sizes are checked: a zero `timers_per_turn` or a size the table cannot hold is an
+    /// [`ErrorKind::InvalidArgument`] error naming the field.
     pub fn new(cfg: Config, wake: Option<BorrowedFd<'_>>) -> Result<Self> {
+        const OP: &str = "Reactor::new";
+        if cfg.timers_per_turn == 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                OP,
+                "Config::timers_per_turn must be at least 1",
+            ));
+        }
         let poll = PollSet::new()?;
-        let timer = Timer::new(Clock::Monotonic)?;
-        poll.add(timer.as_fd(), PollFlags::IN, TOKEN_TIMER)?;
         if let Some(w) = wake {
             poll.add(w, PollFlags::IN, TOKEN_WAKE)?;
         }
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Reactor {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            io: RefCell::new(Registrations::new(&poll, cfg.fds)),
             poll,
-            timer,
-            armed: Cell::new(None),
-            fired: Cell::new(false),
+            last_deadline: Cell::new(None),
+            timers_per_turn: cfg.timers_per_turn,
             wheel: RefCell::new(Wheel::new(cfg.timers, now_ns())),
-            io: RefCell::new(Registrations::new(cfg.fds)),
-            events: RefCell::new([PollEvent::default(); EVENTS]),
             stats: Cell::new(Stats::default()),
         })
     }
@@ -188,13 +209,19 @@ impl Reactor {
         self.io.borrow().live()
     }
 
-    /// The deadline the core timer fd is armed at, if any.
-    pub fn armed_at(&self) -> Option<u64> {
-        self.armed.get()
+    /// The deadline (ns, monotonic) the last blocking wait was bounded by: the earliest
+    /// armed timer then, `None` when no timer was armed.
+    pub fn last_deadline(&self) -> Option<u64> {
+        self.last_deadline.get()
     }
 
-    /// One turn: re-arm the timer fd if the earliest deadline changed, wait (or look) once,
-    /// dispatch what is ready, fire due timers.
+    /// The earliest armed deadline (ns, monotonic), if any.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.wheel.borrow_mut().next_deadline()
+    }
+
+    /// One turn: wait (or look) once, bounded by the earliest timer deadline; dispatch what
+    /// is ready, fire due timers.
     pub fn turn(&self, wait: Wait) -> Result<Turn> {
         self.turn_then(wait, || ())
     }
@@ -205,25 +232,22 @@ impl Reactor {
     pub fn turn_then(&self, wait: Wait, after_wait: impl FnOnce()) -> Result<Turn> {
         let mut st = self.stats.get();
         st.turns += 1;
+        st.waits += 1;
         let next = self.wheel.borrow_mut().next_deadline();
-        if next != self.armed.get() || self.fired.get() {
-            self.fired.set(false);
-            match next {
-                Some(d) => self.timer.set(Start::At(Timestamp::from_nanos(d)), None)?,
-                None => self.timer.disarm()?,
-            }
-            self.armed.set(next);
-            st.rearms += 1;
-        }
         let deadline = match wait {
             Wait::Block => {
                 st.blocking += 1;
-                None
+                self.last_deadline.set(next);
+                if next.is_some() {
+                    st.timed_waits += 1;
+                }
+                next.map(Timestamp::from_nanos)
             }
             Wait::Poll => Some(Timestamp::ZERO),
         };
+        self.stats.set(st);
         let mut turn = Turn::default();
-        let mut events = self.events.borrow_mut();
+        let mut events = [PollEvent::default(); EVENTS];
         let n = match self.poll.wait(&mut events[..], deadline) {
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => 0,
@@ -235,11 +259,6 @@ impl Reactor {
         after_wait();
         for ev in &events[..n] {
             match ev.token {
-                TOKEN_TIMER => {
-                    // Not read: the next turn re-arms or disarms it, which also clears it.
-                    self.fired.set(true);
-                    self.armed.set(None);
-                }
                 TOKEN_WAKE => turn.woken = true,
                 tok => {
                     turn.fds += 1;
@@ -251,28 +270,35 @@ impl Reactor {
                 }
             }
         }
-        drop(events);
-        turn.timers = self.fire(now_ns());
-        st.timers_fired += turn.timers as u64;
+        let (fired, left) = self.fire(now_ns());
+        turn.timers = fired;
+        turn.timers_left = left;
+        let mut st = self.stats.get();
+        st.timers_fired += fired as u64;
         st.fd_reports += turn.fds as u64;
         self.stats.set(st);
         Ok(turn)
     }
 
-    /// Wakes every timer due at `now`; returns how many.
-    fn fire(&self, now: u64) -> usize {
-        let mut n = 0;
-        loop {
+    /// Wakes the timers due at `now`, earliest first, at most `timers_per_turn` of them;
+    /// returns how many, and whether more were due.
+    fn fire(&self, now: u64) -> (usize, bool) {
+        for n in 0..self.timers_per_turn {
             let popped = self.wheel.borrow_mut().pop_expired(now);
-            let Some(e) = popped else { return n };
+            let Some(e) = popped else { return (n, false) };
             // SAFETY: a popped entry is alive (its owner keeps it until it is removed or
             // popped, ground rule 1 of the wheel) and idle now; only this thread touches it.
             let waker = unsafe { e.as_ref() }.take_waker();
-            n += 1;
             if let Some(w) = waker {
                 w.wake();
             }
         }
+        let more = self
+            .wheel
+            .borrow_mut()
+            .next_deadline()
+            .is_some_and(|d| d <= now);
+        (self.timers_per_turn, more)
     }
 
     /// Arms `entry` to fire at `deadline` (ns, monotonic); re-arms it if armed.

@@ -28,37 +28,93 @@ fn counter() -> (Arc<Count>, Waker) {
 }
 
 #[test]
-fn the_timer_fd_is_armed_at_the_exact_earliest_deadline_and_only_when_it_changes() {
+fn the_blocking_wait_is_bounded_by_the_exact_earliest_deadline() {
     host();
     let r = Reactor::new(Config::default(), None).unwrap();
     let (a, b) = (pin!(Entry::new()), pin!(Entry::new()));
-    let base = now_ns() + 3_600_000_000_000; // an hour away: nothing fires during the test
-    let (da, db) = (base + 123_457, base + 77); // odd nanoseconds: any rounding would show
-                                                // SAFETY: both entries are pinned here and cancelled before they drop.
+    let (ca, wa) = counter();
+    let (cb, wb) = counter();
+    a.register(&wa);
+    b.register(&wb);
+    let base = now_ns();
+    // Odd nanoseconds: any rounding of the deadline would show.
+    let (da, db) = (base + 3_600_000_000_123, base + 2_000_077);
+    // SAFETY: both entries are pinned here and fired or cancelled before they drop.
     unsafe {
         r.arm(a.as_ref(), da).unwrap();
         r.arm(b.as_ref(), db).unwrap();
     }
-    r.turn(Wait::Poll).unwrap();
+    assert_eq!(r.next_deadline(), Some(db));
+    let before = r.stats();
+    // Only `b` can end this wait (nothing else is registered); spurious returns just turn again.
+    while cb.0.load(SeqCst) == 0 {
+        r.turn(Wait::Block).unwrap();
+        assert_eq!(
+            r.last_deadline(),
+            Some(db),
+            "bounded by b's deadline, to the ns"
+        );
+    }
+    assert!(now_ns() >= db, "never early");
+    assert_eq!(ca.0.load(SeqCst), 0);
+    let st = r.stats();
     assert_eq!(
-        r.armed_at(),
-        Some(db),
-        "armed at the earliest deadline, to the ns"
+        st.waits - before.waits,
+        st.turns - before.turns,
+        "one wait per turn"
     );
-    let rearms = r.stats().rearms;
-    r.turn(Wait::Poll).unwrap();
-    assert_eq!(
-        r.stats().rearms,
-        rearms,
-        "same earliest deadline: no re-arm"
-    );
-    assert!(r.cancel(&b));
-    r.turn(Wait::Poll).unwrap();
-    assert_eq!(r.armed_at(), Some(da));
+    assert_eq!(st.timed_waits - before.timed_waits, st.turns - before.turns);
+    assert_eq!(r.next_deadline(), Some(da));
     assert!(r.cancel(&a));
-    r.turn(Wait::Poll).unwrap();
-    assert_eq!(r.armed_at(), None, "no timer: disarmed");
-    assert_eq!(r.stats().rearms, rearms + 2);
+    assert_eq!(r.next_deadline(), None);
+}
+
+#[test]
+fn a_burst_of_due_timers_fires_over_several_turns_in_deadline_order() {
+    host();
+    let cfg = Config {
+        timers_per_turn: 4,
+        ..Config::default()
+    };
+    let r = Reactor::new(cfg, None).unwrap();
+    let entries: Vec<_> = (0..10).map(|_| Box::pin(Entry::new())).collect();
+    let counters: Vec<_> = (0..10).map(|_| counter()).collect();
+    let base = now_ns();
+    for (i, e) in entries.iter().enumerate() {
+        e.register(&counters[i].1);
+        // Reverse order of arming; all already due.
+        // SAFETY: boxed and pinned for the whole test; fired before they drop.
+        unsafe { r.arm(e.as_ref(), base - 1_000 + (9 - i) as u64).unwrap() };
+    }
+    let fired = |r: &Reactor| {
+        let t = r.turn(Wait::Block).unwrap();
+        let woken: Vec<usize> = (0..10)
+            .filter(|&i| counters[i].0 .0.load(SeqCst) > 0)
+            .collect();
+        (t, woken)
+    };
+    let (t, woken) = fired(&r);
+    assert_eq!((t.timers, t.timers_left), (4, true));
+    assert_eq!(woken, vec![6, 7, 8, 9], "earliest deadlines first");
+    let (t, woken) = fired(&r);
+    assert_eq!((t.timers, t.timers_left), (4, true));
+    assert_eq!(woken, vec![2, 3, 4, 5, 6, 7, 8, 9]);
+    let (t, woken) = fired(&r);
+    assert_eq!((t.timers, t.timers_left), (2, false));
+    assert_eq!(woken.len(), 10);
+    assert_eq!(r.stats().timers_fired, 10);
+}
+
+#[test]
+fn sizes_are_checked() {
+    host();
+    let cfg = Config {
+        timers_per_turn: 0,
+        ..Config::default()
+    };
+    let e = Reactor::new(cfg, None).unwrap_err();
+    assert_eq!(e.kind(), evl_reactor::core::ErrorKind::InvalidArgument);
+    assert!(e.to_string().contains("timers_per_turn"), "{e}");
 }
 
 #[test]
@@ -97,7 +153,15 @@ fn timers_fire_in_deadline_order_never_early() {
 #[test]
 fn fd_readiness_wakes_exactly_the_ready_fds() {
     host();
-    let r = Reactor::new(Config { timers: 4, fds: 8 }, None).unwrap();
+    let r = Reactor::new(
+        Config {
+            timers: 4,
+            fds: 8,
+            ..Config::default()
+        },
+        None,
+    )
+    .unwrap();
     let bufs: Vec<_> = (0..5).map(|_| Xbuf::new(4096, 4096).unwrap()).collect();
     let tokens: Vec<_> = bufs
         .iter()
@@ -144,7 +208,15 @@ fn fd_readiness_wakes_exactly_the_ready_fds() {
 #[test]
 fn registration_capacity_is_a_typed_error() {
     host();
-    let r = Reactor::new(Config { timers: 1, fds: 1 }, None).unwrap();
+    let r = Reactor::new(
+        Config {
+            timers: 1,
+            fds: 1,
+            ..Config::default()
+        },
+        None,
+    )
+    .unwrap();
     let x = Xbuf::new(4096, 4096).unwrap();
     let _t = r.register(x.rt().read_fd()).unwrap();
     let e = r.register(x.inband().read_fd()).unwrap_err();

@@ -645,9 +645,12 @@ fn flags_any_and_all_waits() {
         t.join().unwrap();
         assert_eq!(af.peek(), 0b1000, "only the matched bits were consumed");
         // The readable-but-unsatisfied stretch (25 ms) was re-checked on a timer, never by
-        // re-arming the (readable) fd, which would report at once, again and again.
+        // re-arming the (readable) fd, which would report at once, again and again: at most
+        // one report per post (an edge on the host; none on a level-triggered set, where the
+        // fd is not armed while readable).
         let after = ex.reactor().stats();
-        assert_eq!(after.fd_reports, before.fd_reports, "the fd was not armed");
+        let reports = after.fd_reports - before.fd_reports;
+        assert!(reports <= 2, "{reports} fd reports for 2 posts");
         let turns = after.turns - before.turns;
         assert!(
             turns < 2000,
