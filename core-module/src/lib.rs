@@ -15,6 +15,7 @@
 //! | [`mutex`] | [`Mutex`]: priority-inheriting lock |
 //! | [`event`] | [`Event`]: condition variable gated by a [`Mutex`] |
 //! | [`poll`] | [`PollSet`]: wait for many fds at once |
+//! | [`io`] | reads and writes on fds that keep the caller on its stage (`oob_read`/`oob_write` on EVL) |
 //! | [`doorbell`] | [`Doorbell`]: coalescing, async-signal-safe wake-up with a pollable fd |
 //! | [`proxy`] | [`Proxy`]: non-blocking byte channel to an ordinary fd |
 //! | [`xbuf`] | [`Xbuf`]: bidirectional byte buffer between real-time and ordinary threads |
@@ -32,6 +33,7 @@ pub mod doorbell;
 pub mod error;
 pub mod event;
 pub mod flags;
+pub mod io;
 pub mod mutex;
 pub mod name;
 pub mod observable;

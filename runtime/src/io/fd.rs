@@ -7,7 +7,6 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use evl_reactor::Direction;
-use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 
 /// An fd-owning object `T` registered with the reactor of the executor it was created in.
@@ -23,12 +22,16 @@ use std::os::fd::{AsFd, BorrowedFd};
 /// # let _ = n; Ok(()) }
 /// ```
 ///
-/// The fd is armed in the executor's poll set only while a task waits for it. Readiness is
-/// a hint: an operation that returns "would block" after readiness was reported clears it
-/// ([`try_io`](AsyncFd::try_io), [`ReadyGuard::try_io`]) and the next wait arms the fd
-/// again. For `AsyncRead`/`AsyncWrite` (implemented when `&T` is `Read`/`Write`: Unix and
-/// TCP sockets, pipes and files opened as [`File`](std::fs::File)) the fd must be
-/// non-blocking: build with [`new_nonblocking`](AsyncFd::new_nonblocking).
+/// Readiness is a hint: an operation that returns "would block" after readiness was reported
+/// clears it ([`try_io`](AsyncFd::try_io), [`ReadyGuard::try_io`]) and the next wait waits
+/// for the fd again (on the host the fd is watched edge-triggered from registration on, so
+/// waiting costs no system call; on EVL it is re-armed once per wait, out-of-band). For
+/// `AsyncRead`/`AsyncWrite` (reads and writes straight on the fd, out-of-band on EVL: see
+/// [`evl::core::io`](crate::core::io)) the fd must be non-blocking: build with
+/// [`new_nonblocking`](AsyncFd::new_nonblocking). In your own [`async_io`](AsyncFd::async_io)
+/// closures, use [`evl::core::io::read`](crate::core::io::read) and
+/// [`write`](crate::core::io::write) to stay out-of-band on EVL (`std::io::Read` on a
+/// `File` or socket is an in-band `read(2)`).
 ///
 /// `!Send`: it belongs to its executor's thread (see the [module docs](super) for what
 /// dropping it elsewhere does). Dropping it deregisters the fd, then drops `T` (closing it).
@@ -251,73 +254,50 @@ impl<'a, T: AsFd> ReadyGuard<'a, T> {
     }
 }
 
-fn retry_interrupted<R>(mut f: impl FnMut() -> std::io::Result<R>) -> std::io::Result<R> {
-    loop {
-        match f() {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            r => return r,
-        }
-    }
-}
-
 /// Reads from a non-blocking fd ([`AsyncFd::new_nonblocking`]); `Ok(0)` at end of file.
-impl<T: AsFd> futures_io::AsyncRead for AsyncFd<T>
-where
-    for<'b> &'b T: Read,
-{
+///
+/// The read goes straight to the fd with [`evl::core::io::read`](crate::core::io::read):
+/// `oob_read` when the executor thread runs out-of-band on the EVL core (so it stays there),
+/// `read(2)` otherwise. One system call per read; `T`'s own `Read` is not used.
+impl<T: AsFd> futures_io::AsyncRead for AsyncFd<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<std::io::Result<usize>> {
         let this = self.into_ref().get_ref();
-        let inner = &this.inner;
+        let fd = this.inner.as_fd();
         this.reg
             .poll_io(Direction::Read, cx, "AsyncFd::poll_read", None, || {
-                retry_interrupted(|| {
-                    let mut r: &T = inner;
-                    r.read(buf)
-                })
+                crate::core::io::read(fd, buf)
             })
     }
 }
 
-/// Writes to a non-blocking fd ([`AsyncFd::new_nonblocking`]). `poll_flush` flushes `T`
-/// (nothing to do for sockets and pipes); `poll_close` only flushes: the fd closes when the
-/// `AsyncFd` is dropped.
-impl<T: AsFd> futures_io::AsyncWrite for AsyncFd<T>
-where
-    for<'b> &'b T: Write,
-{
+/// Writes to a non-blocking fd ([`AsyncFd::new_nonblocking`]), straight to the fd with
+/// [`evl::core::io::write`](crate::core::io::write) (`oob_write` when the executor thread
+/// runs out-of-band on the EVL core, `write(2)` otherwise). `poll_flush` and `poll_close`
+/// have nothing to do (an fd has no user-space buffer): the fd closes when the `AsyncFd` is
+/// dropped.
+impl<T: AsFd> futures_io::AsyncWrite for AsyncFd<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let this = self.into_ref().get_ref();
-        let inner = &this.inner;
+        let fd = this.inner.as_fd();
         this.reg
             .poll_io(Direction::Write, cx, "AsyncFd::poll_write", None, || {
-                retry_interrupted(|| {
-                    let mut w: &T = inner;
-                    w.write(buf)
-                })
+                crate::core::io::write(fd, buf)
             })
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        let this = self.into_ref().get_ref();
-        let inner = &this.inner;
-        this.reg
-            .poll_io(Direction::Write, cx, "AsyncFd::poll_flush", None, || {
-                retry_interrupted(|| {
-                    let mut w: &T = inner;
-                    w.flush()
-                })
-            })
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        self.poll_flush(cx)
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 }
