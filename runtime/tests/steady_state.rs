@@ -1,0 +1,405 @@
+//! The steady state of every runtime feature, on one executor thread, makes only the system
+//! calls that map to out-of-band calls on the EVL core, and allocates nothing.
+//!
+//! One round exercises: an interval tick, a sleep, a timeout that completes and one that
+//! expires, `AsyncFd` reads and writes on a pipe and on a Unix socket, an `AsyncSemaphore`
+//! and an `AsyncFlags` posted by another thread, an xbuf stream both ways, a cross-thread
+//! `Notify`, a task spawned through a `Spawner` from another thread (its handle dropped
+//! there), local spawn/join, a static-pool spawn/join, and EDF-ordered tasks.
+//!
+//! - `no_system_call_outside_the_allow_list` runs that steady state in a child process whose
+//!   executor thread is under a seccomp allow-list (`evl-syscall-guard`): the one wait
+//!   (`epoll_pwait2`), reads and writes on the descriptors it watches (the doorbell, the
+//!   element bells, pipes, sockets), and the priority-inheritance futex operations of the
+//!   host's element locks (the EVL core's monitor gates are out-of-band). Any other call
+//!   fails the test, named.
+//! - `the_guard_names_*` put a timer re-arm, a `std::thread::sleep` and a contended std
+//!   `Mutex` into the same loop and check the guard fails naming the call: the allow-list
+//!   has teeth.
+//! - `steady_state_allocates_nothing` runs it under the counting allocator.
+
+use evl::core::{Flags, FlagsMode, Semaphore, Xbuf};
+use evl::io::{AsyncFd, AsyncFlags, AsyncSemaphore, XbufStream};
+use evl::sync::Notify;
+use evl::time::{self, Instant, MissedTicks};
+use evl::Executor;
+use futures_io::{AsyncRead, AsyncWrite};
+use std::os::unix::net::UnixStream;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[global_allocator]
+static ALLOCATOR: evl_alloc_count::CountingAlloc = evl_alloc_count::CountingAlloc;
+
+const WARM: u32 = 30;
+const ROUNDS: u32 = 200;
+const FAULT_ENV: &str = "EVL_STEADY_FAULT";
+
+fn host() {
+    let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
+}
+
+static PEER_NOTE: Notify = Notify::new();
+static SPAWNED: Notify = Notify::new();
+static GATE: Notify = Notify::new();
+static SPAWNED_RUNS: AtomicU32 = AtomicU32::new(0);
+
+#[evl::task(pool_size = 2)]
+async fn pooled(x: u32) -> u32 {
+    evl::yield_now().await;
+    x + 1
+}
+
+/// The other thread's half of a round: posts, notifies, spawns, echoes the xbuf bytes.
+struct Peer {
+    round: AtomicU32,
+    stop: AtomicBool,
+}
+
+fn peer_thread(
+    peer: Arc<Peer>,
+    sem: Arc<Semaphore>,
+    flags: Arc<Flags>,
+    inband: evl::core::XbufEnd,
+    spawner: evl::Spawner,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut done = 0;
+        let mut back = [0u8; 16];
+        loop {
+            let r = peer.round.load(SeqCst);
+            if r == done {
+                if peer.stop.load(SeqCst) {
+                    return;
+                }
+                std::thread::yield_now();
+                continue;
+            }
+            sem.put().unwrap();
+            flags.post(1 << (r % 8)).unwrap();
+            inband.write(&[r as u8; 16]).unwrap();
+            PEER_NOTE.notify_one();
+            // The handle is dropped here, on this thread.
+            drop(
+                spawner
+                    .spawn(async {
+                        SPAWNED_RUNS.fetch_add(1, SeqCst);
+                        SPAWNED.notify_one();
+                    })
+                    .unwrap(),
+            );
+            let mut at = 0;
+            while at < 16 {
+                at += inband.read(&mut back[at..]).unwrap();
+            }
+            assert_eq!(back, [!(r as u8); 16]);
+            done = r;
+        }
+    })
+}
+
+async fn read_exact<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) {
+    let mut at = 0;
+    while at < buf.len() {
+        let n = std::future::poll_fn(|cx| Pin::new(&mut *r).poll_read(cx, &mut buf[at..]))
+            .await
+            .unwrap();
+        assert!(n > 0, "end of stream");
+        at += n;
+    }
+}
+
+async fn write_all<W: AsyncWrite + Unpin>(w: &mut W, buf: &[u8]) {
+    let mut at = 0;
+    while at < buf.len() {
+        at += std::future::poll_fn(|cx| Pin::new(&mut *w).poll_write(cx, &buf[at..]))
+            .await
+            .unwrap();
+    }
+}
+
+/// What happens once, between the warm-up and the measured rounds, and after them.
+trait Window {
+    fn start(&mut self);
+    fn fault(&mut self) {}
+    fn stop(&mut self) -> usize;
+}
+
+/// Runs the steady state: `WARM` rounds, `w.start()`, `ROUNDS` rounds (each calling
+/// `w.fault()`), `w.stop()`, whose result it returns.
+fn steady_state(w: &mut dyn Window) -> usize {
+    let ex = Executor::builder().edf(true).build().unwrap();
+    let peer = Arc::new(Peer {
+        round: AtomicU32::new(0),
+        stop: AtomicBool::new(false),
+    });
+    let sem = Arc::new(Semaphore::new(0).unwrap());
+    let flags = Arc::new(Flags::new(0).unwrap());
+    let (rt, inband) = Xbuf::new(4096, 4096).unwrap().into_ends();
+    let peer_t = peer_thread(
+        peer.clone(),
+        sem.clone(),
+        flags.clone(),
+        inband,
+        ex.spawner(),
+    );
+    let (pipe_r, pipe_w) = {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: pipe2 just returned these two descriptors; nothing else owns them.
+        unsafe {
+            use std::os::fd::FromRawFd;
+            (
+                std::fs::File::from_raw_fd(fds[0]),
+                std::fs::File::from_raw_fd(fds[1]),
+            )
+        }
+    };
+    let (sock_a, sock_b) = UnixStream::pair().unwrap();
+    let out = ex.block_on(async {
+        let asem = AsyncSemaphore::new(&*sem).unwrap();
+        let aflags = AsyncFlags::new(&*flags).unwrap();
+        let mut x = XbufStream::new(rt).unwrap();
+        let mut pr = AsyncFd::new_nonblocking(pipe_r).unwrap();
+        let mut pw = AsyncFd::new_nonblocking(pipe_w).unwrap();
+        let mut sa = AsyncFd::new_nonblocking(sock_a).unwrap();
+        let mut sb = AsyncFd::new_nonblocking(sock_b).unwrap();
+        let mut iv = time::interval(Duration::from_micros(500))
+            .unwrap()
+            .with_policy(MissedTicks::Skip);
+        let order = std::rc::Rc::new(std::cell::RefCell::new([0u8; 2]));
+        let at = std::rc::Rc::new(AtomicUsize::new(0));
+        let arrived = std::rc::Rc::new(AtomicUsize::new(0));
+        for r in 1..=WARM + ROUNDS {
+            if r == WARM + 1 {
+                w.start();
+            }
+            if r > WARM {
+                w.fault();
+            }
+            iv.tick().await.unwrap();
+            time::sleep(Duration::from_micros(20)).await.unwrap();
+            time::timeout(Duration::from_millis(50), evl::yield_now())
+                .await
+                .unwrap();
+            let e = time::timeout(Duration::from_micros(30), std::future::pending::<()>()).await;
+            assert!(e.is_err(), "a pending future times out");
+            // The other thread's half.
+            peer.round.store(r, SeqCst);
+            asem.get().await.unwrap();
+            assert_eq!(
+                aflags.wait(1 << (r % 8), FlagsMode::Any).await.unwrap(),
+                1 << (r % 8)
+            );
+            let mut b = [0u8; 16];
+            read_exact(&mut x, &mut b).await;
+            assert_eq!(b, [r as u8; 16]);
+            write_all(&mut x, &[!(r as u8); 16]).await;
+            PEER_NOTE.notified().await;
+            SPAWNED.notified().await;
+            // Pipes and sockets through AsyncFd.
+            let msg = r.to_le_bytes();
+            let mut got = [0u8; 4];
+            write_all(&mut pw, &msg).await;
+            read_exact(&mut pr, &mut got).await;
+            assert_eq!(got, msg);
+            write_all(&mut sa, &msg).await;
+            read_exact(&mut sb, &mut got).await;
+            assert_eq!(got, msg);
+            // Spawn and join: local, from a static pool, and two EDF tasks released
+            // together: the one with the earlier deadline runs first.
+            assert_eq!(
+                evl::spawn(async move { r * 2 }).unwrap().await.unwrap(),
+                r * 2
+            );
+            assert_eq!(pooled(r).spawn().unwrap().await.unwrap(), r + 1);
+            at.store(0, SeqCst);
+            arrived.store(0, SeqCst);
+            let now = Instant::now();
+            let mk = |id: u8, due: Duration| {
+                let (order, at, arrived) = (order.clone(), at.clone(), arrived.clone());
+                async move {
+                    evl::task::set_deadline(now + due);
+                    let gate = GATE.notified();
+                    arrived.fetch_add(1, SeqCst);
+                    gate.await;
+                    order.borrow_mut()[at.fetch_add(1, SeqCst)] = id;
+                }
+            };
+            let late = evl::spawn(mk(1, Duration::from_secs(2))).unwrap();
+            let early = evl::spawn(mk(2, Duration::from_secs(1))).unwrap();
+            while arrived.load(SeqCst) < 2 {
+                evl::yield_now().await;
+            }
+            GATE.notify_waiters();
+            late.await.unwrap();
+            early.await.unwrap();
+            assert_eq!(*order.borrow(), [2, 1], "earliest deadline first");
+        }
+        w.stop()
+    });
+    peer.stop.store(true, SeqCst);
+    peer_t.join().unwrap();
+    assert_eq!(SPAWNED_RUNS.load(SeqCst), WARM + ROUNDS);
+    out
+}
+
+/// The seccomp window (in a child process), with the fault `EVL_STEADY_FAULT` names.
+struct Guard {
+    fault: String,
+    timer: Option<evl::core::Timer>,
+    held: Option<&'static std::sync::Mutex<()>>,
+    window: Option<evl_syscall_guard::Window>,
+}
+
+impl Window for Guard {
+    fn start(&mut self) {
+        use libc::*;
+        // The PI futex operations of the host's element locks (FUTEX_CMD_MASK: 0x7f).
+        const PI_OPS: [u64; 4] = [6, 7, 8, 13]; // LOCK_PI, UNLOCK_PI, TRYLOCK_PI, LOCK_PI2
+        let fds = evl_syscall_guard::io_fds();
+        let mut allowed = evl_syscall_guard::Allowed::new()
+            .call(SYS_epoll_pwait2)
+            .on_fds(SYS_read, &fds)
+            .on_fds(SYS_write, &fds)
+            .with_arg(SYS_futex, 1, 0x7f, &PI_OPS);
+        // Kernels before 5.11 (no epoll_pwait2): the millisecond wait.
+        #[cfg(target_arch = "x86_64")]
+        {
+            allowed = allowed.call(SYS_epoll_wait);
+        }
+        allowed = allowed.call(SYS_epoll_pwait);
+        self.window = Some(evl_syscall_guard::enter(allowed).unwrap());
+    }
+
+    fn fault(&mut self) {
+        match self.fault.as_str() {
+            "sleep" => std::thread::sleep(Duration::from_micros(1)),
+            "timer" => {
+                let t = self.timer.as_ref().unwrap();
+                t.set(evl::core::Start::After(Duration::from_secs(60)), None)
+                    .unwrap();
+            }
+            "mutex" => drop(self.held.unwrap().lock()),
+            _ => {}
+        }
+    }
+
+    fn stop(&mut self) -> usize {
+        self.window.take().expect("started").finish()
+    }
+}
+
+fn guard_child() {
+    host();
+    let fault = std::env::var(FAULT_ENV).unwrap_or_default();
+    let timer = (fault == "timer").then(|| evl::core::Timer::new(evl::Clock::Monotonic).unwrap());
+    let held = (fault == "mutex").then(|| {
+        // Another thread holds the lock for good: the guarded thread's lock contends.
+        static M: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        static HELD: AtomicBool = AtomicBool::new(false);
+        std::thread::spawn(|| {
+            let _g = M.lock().unwrap();
+            HELD.store(true, SeqCst);
+            loop {
+                std::thread::park();
+            }
+        });
+        while !HELD.load(SeqCst) {
+            std::thread::yield_now();
+        }
+        &M
+    });
+    steady_state(&mut Guard {
+        fault,
+        timer,
+        held,
+        window: None,
+    });
+    unreachable!("the guard's window ends the process");
+}
+
+fn run_guarded(test: &str, fault: &str) -> evl_syscall_guard::Outcome {
+    evl_syscall_guard::run_child(test, &[(FAULT_ENV, fault)])
+}
+
+#[test]
+fn no_system_call_outside_the_allow_list() {
+    if evl_syscall_guard::is_child() {
+        guard_child();
+    }
+    let out = run_guarded("no_system_call_outside_the_allow_list", "");
+    assert!(out.ok(), "{}", out.explain());
+}
+
+fn assert_named(test: &str, fault: &str, names: &[&str]) {
+    let out = run_guarded(test, fault);
+    let v = out
+        .violation()
+        .unwrap_or_else(|| panic!("the guard let a {fault} fault pass: {}", out.explain()));
+    assert!(
+        names.iter().any(|n| v.contains(&format!(" {n} "))),
+        "expected one of {names:?}: {v}"
+    );
+    assert_eq!(out.code, Some(evl_syscall_guard::VIOLATION_EXIT));
+}
+
+#[test]
+fn the_guard_names_a_sleep() {
+    if evl_syscall_guard::is_child() {
+        guard_child();
+    }
+    assert_named(
+        "the_guard_names_a_sleep",
+        "sleep",
+        &["clock_nanosleep", "nanosleep"],
+    );
+}
+
+#[test]
+fn the_guard_names_a_timer_rearm() {
+    if evl_syscall_guard::is_child() {
+        guard_child();
+    }
+    assert_named(
+        "the_guard_names_a_timer_rearm",
+        "timer",
+        &["timerfd_settime"],
+    );
+}
+
+#[test]
+fn the_guard_names_a_contended_std_mutex() {
+    if evl_syscall_guard::is_child() {
+        guard_child();
+    }
+    assert_named("the_guard_names_a_contended_std_mutex", "mutex", &["futex"]);
+}
+
+/// The counting window.
+struct Count;
+
+impl Window for Count {
+    fn start(&mut self) {
+        evl_alloc_count::start_counting();
+    }
+    fn stop(&mut self) -> usize {
+        evl_alloc_count::stop_counting()
+    }
+}
+
+#[test]
+fn steady_state_allocates_nothing() {
+    if evl_syscall_guard::is_child() {
+        return; // a child run for another test
+    }
+    host();
+    assert_eq!(
+        steady_state(&mut Count),
+        0,
+        "allocations in the steady state"
+    );
+}
