@@ -58,7 +58,7 @@ pub use observable::{Notice, Notification, Observable, Subscriber};
 pub use poll::{PollEvent, PollFlags, PollSet};
 pub use proxy::{Proxy, ProxyWrite};
 pub use sem::Semaphore;
-pub use thread::{CpuSet, SchedPolicy, Thread, ThreadConfig};
+pub use thread::{CoreStats, CpuSet, SchedPolicy, Thread, ThreadConfig};
 pub use time::{Clock, Timestamp};
 pub use timer::{Start, Timer};
 pub use xbuf::{Xbuf, XbufEnd};

@@ -195,6 +195,22 @@ enum Inner {
     Evl(Option<backend::evl::thread::Attachment>),
 }
 
+/// What the EVL core counts for an attached thread ([`Thread::current_core_stats`]); the
+/// core's counters are 32-bit and wrap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CoreStats {
+    /// Switches to the in-band stage.
+    pub inband_switches: u64,
+    /// Context switches.
+    pub context_switches: u64,
+    /// EVL (out-of-band) system calls.
+    pub oob_syscalls: u64,
+    /// Wakeups from another CPU.
+    pub remote_wakeups: u64,
+    /// Execution time, ns.
+    pub exec_ns: u64,
+}
+
 /// The calling thread, attached to the core. Detaches on drop: the thread gets back the
 /// scheduling policy, priority and affinity it had before. Not `Send`: attachment belongs to
 /// the thread that made it.
@@ -364,6 +380,24 @@ impl Thread {
             Inner::Evl(Some(a)) => Ok(u64::from(a.state()?.isw)),
             _ => Ok(0),
         }
+    }
+
+    /// The core's statistics of the calling thread: `None` on the host backend (no core) or
+    /// when the thread is not attached. Read with one out-of-band call (counted in
+    /// [`CoreStats::oob_syscalls`] itself), so asking does not switch the thread.
+    pub fn current_core_stats() -> Result<Option<CoreStats>> {
+        if backend::current()? != Backend::Evl {
+            return Ok(None);
+        }
+        Ok(
+            crate::backend::evl::thread::current_state()?.map(|st| CoreStats {
+                inband_switches: st.isw.into(),
+                context_switches: st.csw.into(),
+                oob_syscalls: st.sc.into(),
+                remote_wakeups: st.rwa.into(),
+                exec_ns: st.xtime,
+            }),
+        )
     }
 
     /// Whether the calling thread is attached.

@@ -24,6 +24,7 @@ use crate::args::{usage_err, ExampleError, Parser, Result, RtOpts};
 use crate::hist::{Histogram, Stats};
 use crate::report::{self, us, us_f};
 use crate::rt::{allocs_text, AllocWindow, Counters, Placement, Progress};
+use crate::syscalls;
 use core::time::Duration;
 use evl::core::stage::{self, StageSwitches};
 use evl::core::{Clock, ErrorKind};
@@ -162,6 +163,10 @@ pub struct Side {
     /// core reported them (see `evl::core::stage`; zero on the host backend, which has no
     /// stages, and for the tokio side, whose thread is not attached).
     pub stage_switches: StageSwitches,
+    /// System calls of the measuring thread per wakeup inside the loops (see
+    /// [`syscalls`](crate::syscalls)), `None` where they cannot be counted.
+    pub syscalls_per_wakeup: Option<f64>,
+    syscalls: syscalls::Window,
     block_start: Option<StageSwitches>,
     window: AllocWindow,
     threshold_ns: u64,
@@ -176,6 +181,8 @@ impl Side {
             skipped: 0,
             allocs: None,
             stage_switches: StageSwitches::default(),
+            syscalls_per_wakeup: None,
+            syscalls: syscalls::Window::default(),
             block_start: None,
             window: AllocWindow::default(),
             threshold_ns: threshold.as_nanos() as u64,
@@ -189,6 +196,9 @@ impl Side {
         self.misses += miss as u64;
         self.skipped += skipped;
         counters.sample(late_ns, miss);
+        // Counts the wakeup, opening the system-call window at the first sample of a block
+        // (one reading); before the allocation window, which must not see the reading.
+        self.syscalls.wakeup();
         // Opens the allocation window at the first sample of a block (a no-op after).
         self.window.begin();
         if self.block_start.is_none() {
@@ -201,6 +211,8 @@ impl Side {
     fn end_block(&mut self) {
         self.window.end();
         self.allocs = self.window.total();
+        self.syscalls.end();
+        self.syscalls_per_wakeup = self.syscalls.per_wakeup();
         if let Some(start) = self.block_start.take() {
             let d = stage::thread_switches().since(&start);
             for (t, v) in self.stage_switches.by_cause.iter_mut().zip(d.by_cause) {
@@ -272,6 +284,8 @@ pub struct Summary {
     pub comparison: Option<Comparison>,
     /// Stopped early by SIGINT/SIGTERM.
     pub interrupted: bool,
+    /// Why system calls per wakeup could not be counted, if they could not.
+    pub syscalls_not_counted: Option<String>,
 }
 
 impl Summary {
@@ -290,11 +304,11 @@ pub fn run(args: &[String]) -> Result<Summary> {
     }
     let backend = evl::core::backend::current()?;
     let placement = Placement::probe(&o.rt)?;
-    let (sides, comparison, interrupted) = if o.compare {
+    let (sides, comparison, interrupted, syscalls_not_counted) = if o.compare {
         run_compare(&o, &placement)?
     } else {
-        let (side, interrupted) = run_single(&o, &placement)?;
-        (vec![side], None, interrupted)
+        let (side, interrupted, why) = run_single(&o, &placement)?;
+        (vec![side], None, interrupted, why)
     };
     let s = Summary {
         backend,
@@ -304,6 +318,7 @@ pub fn run(args: &[String]) -> Result<Summary> {
         sides,
         comparison,
         interrupted,
+        syscalls_not_counted,
     };
     print_report(&s, &o);
     write_outputs(&s, &o)?;
@@ -314,7 +329,7 @@ fn periods_in(d: Duration, period: Duration) -> u64 {
     (d.as_nanos() / period.as_nanos()).max(1) as u64
 }
 
-fn run_single(o: &Options, placement: &Placement) -> Result<(Side, bool)> {
+fn run_single(o: &Options, placement: &Placement) -> Result<(Side, bool, Option<String>)> {
     let total = match o.length {
         Length::Count(n) => n,
         Length::Time(d) => periods_in(d, o.period),
@@ -328,7 +343,10 @@ fn run_single(o: &Options, placement: &Placement) -> Result<(Side, bool)> {
     let period = o.period;
     let length = o.length;
     let side_ref = &mut side;
+    let mut why_not = None;
+    let why_ref = &mut why_not;
     let interrupted = rt.block_on(async move {
+        *why_ref = syscalls::prepare();
         // Everything is allocated; the loop below only does arithmetic and stores.
         let start = Instant::now() + period;
         let end = match length {
@@ -352,7 +370,7 @@ fn run_single(o: &Options, placement: &Placement) -> Result<(Side, bool)> {
         Ok::<bool, evl::Error>(evl::shutdown::is_requested())
     })??;
     progress.finish();
-    Ok((side, interrupted))
+    Ok((side, interrupted, why_not))
 }
 
 /// The raw side: one block of `n` absolute sleeps on a fresh grid, Skip policy.
@@ -416,7 +434,7 @@ async fn tokio_block(n: u64, period: Duration, side: &mut Side, counters: &Count
 fn run_compare(
     o: &Options,
     placement: &Placement,
-) -> Result<(Vec<Side>, Option<Comparison>, bool)> {
+) -> Result<(Vec<Side>, Option<Comparison>, bool, Option<String>)> {
     let per_side = match o.length {
         Length::Count(n) => n,
         Length::Time(d) => periods_in(d, o.period).div_ceil(3),
@@ -432,6 +450,7 @@ fn run_compare(
     // One thread for all three sides, attached once: same priority, same CPU.
     evl::shutdown::install_signal_handlers()?;
     let thread = placement.attach("latency")?;
+    let why_not = syscalls::prepare();
     let ex = evl::Executor::builder().name("latency").build()?;
     let tok = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -477,7 +496,7 @@ fn run_compare(
         block: o.block,
         rounds,
     };
-    Ok((sides.to_vec(), Some(cmp), interrupted))
+    Ok((sides.to_vec(), Some(cmp), interrupted, why_not))
 }
 
 fn print_report(s: &Summary, o: &Options) {
@@ -528,6 +547,25 @@ fn print_report(s: &Summary, o: &Options) {
         "heap allocations inside the measured loops: {}",
         allocs.join(", ")
     );
+    match &s.syscalls_not_counted {
+        Some(why) => println!("system calls per wakeup: not counted ({why})"),
+        None => {
+            let per: Vec<String> = s
+                .sides
+                .iter()
+                .map(|x| match x.syscalls_per_wakeup {
+                    Some(v) => format!("{} {v:.2}", x.name),
+                    None => format!("{} -", x.name),
+                })
+                .collect();
+            let how = if s.backend == evl::Backend::Evl {
+                "out-of-band calls, counted by the core"
+            } else {
+                "raw_syscalls:sys_enter of the measuring thread"
+            };
+            println!("system calls per wakeup ({how}): {}", per.join(", "));
+        }
+    }
     if evl::core::backend::current().ok() == Some(evl::Backend::Evl) {
         let sw: Vec<String> = s
             .sides

@@ -10,6 +10,7 @@
 //! | [`report`] | text histogram, CSV, hand-written SVG |
 //! | [`args`] | hand-written option parsing, the error type, the `main` wrapper |
 //! | [`rt`] | SCHED_FIFO placement with a printed fallback, a progress line off the measured path |
+//! | [`syscalls`] | system calls per wakeup of the measuring thread (perf tracepoint on the host, the core's count on EVL) |
 //! | [`xmlcheck`] | a small XML well-formedness check (tests of the SVG output) |
 //! | [`latency`] | the latency meter, `--compare` with the raw core and tokio |
 //! | [`timers`] | many timer tasks at mixed periods, the three missed-tick policies side by side |
@@ -23,6 +24,7 @@ pub mod latency;
 pub mod motor;
 pub mod report;
 pub mod rt;
+pub mod syscalls;
 pub mod timers;
 pub mod xmlcheck;
 

@@ -20,6 +20,8 @@ pub(crate) struct Current {
     pub fundle: abi36::Fundle,
     /// The thread's [`abi36::EvlUserWindow`] in the core's shared memory (never unmapped).
     window: *const abi36::EvlUserWindow,
+    /// The descriptor of the thread's element (open while attached).
+    efd: std::os::fd::RawFd,
 }
 
 impl Current {
@@ -58,6 +60,28 @@ impl Current {
 
 std::thread_local! {
     static CURRENT: core::cell::Cell<Option<Current>> = const { core::cell::Cell::new(None) };
+}
+
+/// The core's statistics of the thread whose element `efd` is (`EVL_THRIOC_GET_STATE`, an
+/// out-of-band ioctl: reading them does not demote the caller).
+fn state_of(efd: std::os::fd::RawFd) -> Result<abi36::EvlThreadState> {
+    let mut st = abi36::EvlThreadState::default();
+    // SAFETY: EVL_THRIOC_GET_STATE writes one EvlThreadState at the address passed, `st`,
+    // live and writable for the call.
+    unsafe {
+        sys::oob_ioctl(
+            efd,
+            abi36::EVL_THRIOC_GET_STATE,
+            &mut st as *mut abi36::EvlThreadState as usize,
+        )
+    }
+    .map_err(|e| Error::from_errno(e, "Thread::core_stats", "the core refused GET_STATE"))?;
+    Ok(st)
+}
+
+/// The core's statistics of the calling thread, `None` when it is not attached.
+pub(crate) fn current_state() -> Result<Option<abi36::EvlThreadState>> {
+    current().map(|c| state_of(c.efd)).transpose()
 }
 
 /// The calling thread's handle and window, if it is attached to the core.
@@ -145,6 +169,7 @@ pub(crate) fn attach(
         c.set(Some(Current {
             fundle: eids.fundle,
             window,
+            efd: me.efd.as_raw_fd(),
         }))
     });
     if let Err(e) = me.set_sched(policy, priority) {
@@ -237,20 +262,7 @@ impl Attachment {
     /// The core's statistics of the thread (`EVL_THRIOC_GET_STATE`), read out-of-band so
     /// that reading them does not itself demote the caller.
     pub(crate) fn state(&self) -> Result<abi36::EvlThreadState> {
-        let mut st = abi36::EvlThreadState::default();
-        // SAFETY: EVL_THRIOC_GET_STATE writes one EvlThreadState at the address passed,
-        // `st`, live and writable for the call.
-        unsafe {
-            sys::oob_ioctl(
-                self.efd.as_raw_fd(),
-                abi36::EVL_THRIOC_GET_STATE,
-                &mut st as *mut abi36::EvlThreadState as usize,
-            )
-        }
-        .map_err(|e| {
-            Error::from_errno(e, "Thread::inband_switches", "the core refused GET_STATE")
-        })?;
-        Ok(st)
+        state_of(self.efd.as_raw_fd())
     }
 
     /// The core's scheduling attributes of the thread: (policy, priority).
