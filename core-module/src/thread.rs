@@ -354,17 +354,7 @@ impl Thread {
                 _ => SchedPolicy::Other,
             });
         }
-        // SAFETY: pid 0 is the calling thread.
-        let pol = unsafe { libc::sched_getscheduler(0) };
-        let mut param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: pid 0 and a writable sched_param.
-        if pol < 0 || unsafe { libc::sched_getparam(0, &mut param) } != 0 {
-            return Err(Error::last_os_error("Thread::policy", ""));
-        }
-        Ok(match pol & !libc::SCHED_RESET_ON_FORK {
-            libc::SCHED_FIFO => SchedPolicy::Fifo(param.sched_priority as u8),
-            _ => SchedPolicy::Other,
-        })
+        current_policy()
     }
 
     /// The CPUs the thread may run on now.
@@ -404,6 +394,24 @@ impl Thread {
     pub fn is_attached() -> bool {
         ATTACHED.with(Cell::get)
     }
+}
+
+/// The calling thread's scheduling policy now, read from the kernel, attached or not
+/// (SCHED_RR reads as FIFO at its priority).
+pub fn current_policy() -> Result<SchedPolicy> {
+    // SAFETY: pid 0 is the calling thread.
+    let pol = unsafe { libc::sched_getscheduler(0) };
+    let mut param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: pid 0 and a writable sched_param.
+    if pol < 0 || unsafe { libc::sched_getparam(0, &mut param) } != 0 {
+        return Err(Error::last_os_error("thread::current_policy", ""));
+    }
+    Ok(match pol & !libc::SCHED_RESET_ON_FORK {
+        libc::SCHED_FIFO | libc::SCHED_RR if param.sched_priority > 0 => {
+            SchedPolicy::Fifo(param.sched_priority as u8)
+        }
+        _ => SchedPolicy::Other,
+    })
 }
 
 fn restore(policy: libc::c_int, param: &libc::sched_param, cpus: Option<&CpuSet>) {

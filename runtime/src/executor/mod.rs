@@ -3,6 +3,7 @@
 //! | file | what |
 //! |---|---|
 //! | [`arena`] | pre-sized task slots, claimed lock-free |
+//! | [`attach`] | the executor attaches the thread it runs on (both backends) |
 //! | [`inbox`] | cross-thread wake handoff and the parked/notified word |
 //!
 //! One executor per thread. Tasks woken on the executor's own thread go to a local FIFO (no
@@ -18,6 +19,7 @@
 //! fds are served even when tasks keep each other runnable.
 
 pub(crate) mod arena;
+pub(crate) mod attach;
 pub(crate) mod inbox;
 
 use crate::task::cell::Cell as TaskCell;
@@ -517,6 +519,9 @@ pub struct Stats {
 pub struct Executor {
     shared: NonNull<Shared>,
     reactor: Box<Reactor>,
+    /// Declared last: the thread detaches (if this executor attached it) after the reactor
+    /// has closed its poll set.
+    _attached: Option<attach::Attachment>,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -603,6 +608,8 @@ impl Builder {
                 "task capacity and budget must be at least 1",
             ));
         }
+        // First: on EVL, the doorbell and the poll set need an attached thread.
+        let attached = attach::ensure(self.name)?;
         let shared = Box::new(Shared {
             refs: AtomicUsize::new(1),
             arena: Arena::new(self.capacity, self.slot_size),
@@ -632,6 +639,7 @@ impl Builder {
         Ok(Executor {
             shared: NonNull::from(Box::leak(shared)),
             reactor,
+            _attached: attached,
             _not_send: PhantomData,
         })
     }

@@ -1,0 +1,74 @@
+//! An executor attaches the thread it runs on (both backends), and detaches it when the last
+//! executor that attached it goes; a thread the application attached stays as it was.
+
+use evl::core::{Thread, ThreadConfig};
+use evl::Executor;
+
+fn host() {
+    let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
+}
+
+/// Runs `f` on a fresh thread (attachment is per thread).
+fn on_thread(f: impl FnOnce() + Send + 'static) {
+    std::thread::spawn(f).join().unwrap();
+}
+
+#[test]
+fn an_executor_attaches_a_plain_thread_and_detaches_it_when_dropped() {
+    host();
+    on_thread(|| {
+        assert!(!Thread::is_attached());
+        let ex = Executor::new().unwrap();
+        assert!(Thread::is_attached(), "attached by the executor");
+        assert!(ex.block_on(async { Thread::is_attached() }));
+        drop(ex);
+        assert!(!Thread::is_attached(), "detached with the executor");
+        // And again: attaching twice in a thread's life works.
+        let ex = Executor::new().unwrap();
+        assert!(Thread::is_attached());
+        drop(ex);
+        assert!(!Thread::is_attached());
+    });
+}
+
+#[test]
+fn executors_on_one_thread_share_the_attachment_until_the_last_goes() {
+    host();
+    on_thread(|| {
+        let a = Executor::new().unwrap();
+        let b = Executor::new().unwrap();
+        drop(a);
+        assert!(Thread::is_attached(), "b still needs the thread attached");
+        assert_eq!(b.block_on(async { 7 }), 7);
+        drop(b);
+        assert!(!Thread::is_attached());
+    });
+}
+
+#[test]
+fn a_thread_the_application_attached_stays_attached() {
+    host();
+    on_thread(|| {
+        let me = Thread::attach(ThreadConfig::new("app").lock_memory(false)).unwrap();
+        let ex = Executor::new().unwrap();
+        drop(ex);
+        assert!(
+            Thread::is_attached(),
+            "the executor did not attach it, so it keeps it"
+        );
+        drop(me);
+        assert!(!Thread::is_attached());
+    });
+}
+
+#[test]
+fn attaching_keeps_the_threads_policy() {
+    host();
+    on_thread(|| {
+        let before = evl::core::thread::current_policy().unwrap();
+        let ex = Executor::new().unwrap();
+        assert_eq!(evl::core::thread::current_policy().unwrap(), before);
+        drop(ex);
+        assert_eq!(evl::core::thread::current_policy().unwrap(), before);
+    });
+}
