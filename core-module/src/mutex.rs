@@ -82,7 +82,10 @@ impl Mutex {
     /// [`try_lock`](Mutex::try_lock).
     pub fn lock(&self) -> Result<MutexGuard<'_>> {
         match &self.inner {
-            Inner::Host(m) => m.gate_lock().lock(None, "Mutex::lock")?,
+            Inner::Host(m) => {
+                crate::thread::require_attached("Mutex::lock")?;
+                m.gate_lock().lock(None, "Mutex::lock")?
+            }
             Inner::Evl(g) => g.lock(None, "Mutex::lock")?,
         }
         Ok(self.guard())
@@ -91,7 +94,10 @@ impl Mutex {
     /// Locks, waiting until the absolute monotonic `deadline` at most.
     pub fn lock_until(&self, deadline: Timestamp) -> Result<MutexGuard<'_>> {
         match &self.inner {
-            Inner::Host(m) => m.gate_lock().lock(Some(deadline), "Mutex::lock_until")?,
+            Inner::Host(m) => {
+                crate::thread::require_attached("Mutex::lock_until")?;
+                m.gate_lock().lock(Some(deadline), "Mutex::lock_until")?
+            }
             Inner::Evl(g) => g.lock(Some(deadline), "Mutex::lock_until")?,
         }
         Ok(self.guard())
@@ -100,7 +106,10 @@ impl Mutex {
     /// Locks if free ([`crate::ErrorKind::WouldBlock`] otherwise).
     pub fn try_lock(&self) -> Result<MutexGuard<'_>> {
         let ok = match &self.inner {
-            Inner::Host(m) => m.gate_lock().try_lock(),
+            Inner::Host(m) => {
+                crate::thread::require_attached("Mutex::try_lock")?;
+                m.gate_lock().try_lock()
+            }
             Inner::Evl(g) => {
                 g.try_lock("Mutex::try_lock")?;
                 true

@@ -107,6 +107,14 @@ impl PollSet {
         matches!(self.inner, Inner::Host(_))
     }
 
+    /// The EVL core's rule, kept on the host: changes and waits need an attached thread.
+    fn host_requires_attached(&self, op: &'static str) -> Result<()> {
+        match self.inner {
+            Inner::Host(_) => crate::thread::require_attached(op),
+            Inner::Evl(_) => Ok(()), // the core refuses by itself
+        }
+    }
+
     fn refuse_edge(&self, events: PollFlags, op: &'static str) -> Result<()> {
         if events.contains(PollFlags::EDGE) && !self.supports_edge() {
             return Err(Error::new(
@@ -153,6 +161,7 @@ impl PollSet {
     /// Adds `fd`, watched for `events`, reported with `token`.
     pub fn add(&self, fd: BorrowedFd<'_>, events: PollFlags, token: u64) -> Result<()> {
         self.refuse_edge(events, "PollSet::add")?;
+        self.host_requires_attached("PollSet::add")?;
         if let Inner::Evl(ps) = &self.inner {
             return ps.add(fd, events, token);
         }
@@ -162,6 +171,7 @@ impl PollSet {
     /// Changes what `fd` is watched for, and its token.
     pub fn modify(&self, fd: BorrowedFd<'_>, events: PollFlags, token: u64) -> Result<()> {
         self.refuse_edge(events, "PollSet::modify")?;
+        self.host_requires_attached("PollSet::modify")?;
         if let Inner::Evl(ps) = &self.inner {
             return ps.modify(fd, events, token);
         }
@@ -170,6 +180,7 @@ impl PollSet {
 
     /// Removes `fd`.
     pub fn remove(&self, fd: BorrowedFd<'_>) -> Result<()> {
+        self.host_requires_attached("PollSet::remove")?;
         if let Inner::Evl(ps) = &self.inner {
             return ps.remove(fd);
         }
@@ -198,6 +209,7 @@ impl PollSet {
             Inner::Host(ep) => ep,
             Inner::Evl(ps) => return ps.wait(out, deadline),
         };
+        crate::thread::require_attached(OP)?;
         // epoll_event is packed on x86_64; gather into a stack batch then copy out.
         const BATCH: usize = 64;
         let mut raw = [libc::epoll_event { events: 0, u64: 0 }; BATCH];

@@ -396,6 +396,28 @@ impl Thread {
     }
 }
 
+/// What a thread that is not attached is told when it makes a call the EVL core serves only
+/// to attached threads.
+pub(crate) const NOT_ATTACHED_HINT: &str = "only threads attached to the core may wait on \
+its elements, lock its mutexes, read its timers, sleep on its clocks or use poll sets and \
+real-time xbuf ends (the host backend keeps the EVL core's rule, so a program that runs \
+here runs there): call Thread::attach on this thread first, or run the code on an executor, \
+which attaches its thread";
+
+/// On the host backend, refuses with [`ErrorKind::PermissionDenied`] what the EVL core
+/// refuses a thread that is not attached (on the EVL backend, the core itself refuses).
+pub(crate) fn require_attached(op: &'static str) -> Result<()> {
+    if ATTACHED.with(Cell::get) {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::PermissionDenied,
+            op,
+            NOT_ATTACHED_HINT,
+        ))
+    }
+}
+
 /// The calling thread's scheduling policy now, read from the kernel, attached or not
 /// (SCHED_RR reads as FIFO at its priority).
 pub fn current_policy() -> Result<SchedPolicy> {

@@ -133,6 +133,7 @@ impl Clock {
     pub fn sleep_until(self, deadline: Timestamp) -> Result<()> {
         match backend::current()? {
             Backend::Host => {
+                crate::thread::require_attached("Clock::sleep_until")?;
                 let ts = deadline.to_timespec();
                 // SAFETY: `ts` is a valid timespec; the remainder pointer may be null with
                 // TIMER_ABSTIME.

@@ -139,6 +139,7 @@ impl Timer {
         if let Inner::Evl(t) = &self.inner {
             return t.read_until(deadline, op);
         }
+        crate::thread::require_attached(op)?;
         loop {
             match self.try_read() {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {}
@@ -159,6 +160,7 @@ impl Timer {
         if let Inner::Evl(t) = &self.inner {
             return t.try_read();
         }
+        crate::thread::require_attached("Timer::try_read")?;
         let mut buf = [0u8; 8];
         match sys::read_nb(self.as_fd(), &mut buf, "Timer::try_read")? {
             8 => Ok(u64::from_ne_bytes(buf)),

@@ -14,6 +14,11 @@ use std::time::Duration;
 static ALLOCATOR: evl_alloc_count::CountingAlloc = evl_alloc_count::CountingAlloc;
 
 /// Allocations made by this thread while running `f`.
+/// Waits, locks and poll sets need an attached thread (the EVL core's rule, on both backends).
+fn attach() -> evl_core::Thread {
+    evl_core::Thread::attach(evl_core::ThreadConfig::new("no-alloc").lock_memory(false)).unwrap()
+}
+
 fn allocations(f: impl FnOnce()) -> u64 {
     evl_alloc_count::allocations_in(f) as u64
 }
@@ -32,6 +37,7 @@ fn counting_allocator_sees_allocations() {
 #[test]
 fn steady_state_element_paths_allocate_nothing() {
     backend::select(Selection::Force(Backend::Host)).unwrap();
+    let _me = attach();
     let sem = Semaphore::new(0).unwrap();
     let flags = Flags::new(0).unwrap();
     let mutex = Mutex::new().unwrap();
@@ -81,6 +87,7 @@ fn steady_state_element_paths_allocate_nothing() {
 #[test]
 fn blocking_waits_woken_by_another_thread_allocate_nothing() {
     backend::select(Selection::Force(Backend::Host)).unwrap();
+    let _me = attach();
     let sem = Arc::new(Semaphore::new(0).unwrap());
     let flags = Arc::new(Flags::new(0).unwrap());
     let (s2, f2) = (sem.clone(), flags.clone());

@@ -730,6 +730,10 @@ fn steady_state_semaphore_and_xbuf_paths_allocate_nothing() {
     let (rt, inband) = Xbuf::new(4096, 4096).unwrap().into_ends();
     let (p2, q2) = (ping.clone(), pong.clone());
     let peer = std::thread::spawn(move || {
+        // Its blocking semaphore wait needs an attached thread (the EVL core's rule).
+        let _me =
+            evl::core::Thread::attach(evl::core::ThreadConfig::new("io-peer").lock_memory(false))
+                .unwrap();
         let mut back = [0u8; 64];
         for i in 0..WARM + ROUNDS {
             p2.put().unwrap();

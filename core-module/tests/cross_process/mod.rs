@@ -15,12 +15,10 @@ fn deadline(secs: u64) -> Timestamp {
         .saturating_add(Duration::from_secs(secs))
 }
 
-/// On the EVL core, waits need an attached thread; elsewhere nothing to do.
-fn attach(backend: Backend, who: &str) -> Option<Thread> {
-    (backend == Backend::Evl).then(|| {
-        let name = format!("xproc-{who}-{}", std::process::id());
-        Thread::attach(ThreadConfig::new(&name)).expect("attach to the EVL core")
-    })
+/// Waits need an attached thread (on both backends).
+fn attach(_backend: Backend, who: &str) -> Option<Thread> {
+    let name = format!("xproc-{who}-{}", std::process::id());
+    Some(Thread::attach(ThreadConfig::new(&name).lock_memory(false)).expect("attach"))
 }
 
 /// The child's side: does nothing unless started by [`parent`].

@@ -63,21 +63,25 @@ pub fn unique(tag: &str) -> String {
     )
 }
 
-/// On the EVL backend, attaches the calling thread to the core; keep the result alive.
-pub fn attach_if_evl() -> Option<Thread> {
-    if backend::current().ok() == Some(Backend::Evl) && !Thread::is_attached() {
-        Some(Thread::attach(ThreadConfig::new(&unique("t"))).expect("attach a test thread"))
+/// Attaches the calling thread (both backends keep the EVL core's rule: the real-time end's
+/// calls need an attached caller) unless it is attached already; keep the result alive.
+pub fn attach_test_thread() -> Option<Thread> {
+    if !Thread::is_attached() {
+        Some(
+            Thread::attach(ThreadConfig::new(&unique("t")).lock_memory(false))
+                .expect("attach a test thread"),
+        )
     } else {
         None
     }
 }
 
-/// `std::thread::spawn`, attached to the core on EVL.
+/// `std::thread::spawn`, attached.
 pub fn spawn<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> std::thread::JoinHandle<T> {
     std::thread::spawn(move || {
-        let _attached = attach_if_evl();
+        let _attached = attach_test_thread();
         f()
     })
 }
@@ -92,7 +96,7 @@ macro_rules! px_tests {
                 #[test]
                 fn $name() {
                     if let Some(evl) = $setup() {
-                        let _attached = $crate::px::attach_if_evl();
+                        let _attached = $crate::px::attach_test_thread();
                         $crate::px::$m::$name(evl);
                     }
                 }

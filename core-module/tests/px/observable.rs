@@ -105,7 +105,7 @@ pub fn two_subscribers_each_see_everything(evl: bool) {
         let obs = &obs;
         let other = evl.then(|| {
             s.spawn(move || {
-                let _a = super::attach_if_evl();
+                let _a = super::attach_test_thread();
                 let b = obs.subscribe(64).unwrap();
                 ready_tx.send(()).unwrap();
                 go_rx.recv().unwrap();
@@ -158,7 +158,7 @@ pub fn a_full_backlog_only_costs_its_own_subscriber(evl: bool) {
         let obs = &obs;
         // On EVL the big subscriber lives on its own thread (one subscription per thread).
         let big = s.spawn(move || {
-            let _a = super::attach_if_evl();
+            let _a = super::attach_test_thread();
             let big = obs.subscribe(10).unwrap();
             ready_tx.send(()).unwrap();
             go_rx.recv().unwrap();
@@ -285,7 +285,7 @@ pub fn a_blocked_read_wakes_on_update_and_read_until_times_out(evl: bool) {
     std::thread::scope(|s| {
         let (obs, sub) = (&obs, &sub);
         let t = s.spawn(move || {
-            let _a = super::attach_if_evl();
+            let _a = super::attach_test_thread();
             let own = evl.then(|| obs.subscribe(4).unwrap());
             ready_tx.send(()).unwrap();
             let mut buf = [Notification::default(); 2];
@@ -359,7 +359,7 @@ pub fn concurrent_updaters_lose_nothing_within_the_backlog(_evl: bool) {
         for t in 0..THREADS {
             let obs = &obs;
             s.spawn(move || {
-                let _a = super::attach_if_evl();
+                let _a = super::attach_test_thread();
                 for i in 0..EACH {
                     let tag = NOTICE_USER + t as u32;
                     assert_eq!(obs.update(&[Notice::new(tag, i)]).unwrap(), 1);
@@ -447,7 +447,7 @@ pub fn evl_a_subscription_belongs_to_its_thread(_evl: bool) {
     );
     std::thread::scope(|s| {
         s.spawn(|| {
-            let _a = super::attach_if_evl();
+            let _a = super::attach_test_thread();
             let mut buf = [Notification::default(); 1];
             let e = mine.try_read(&mut buf).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");

@@ -212,7 +212,7 @@ pub fn concurrent_writers_lose_nothing_when_not_full(_evl: bool) {
         for t in 0..THREADS {
             let proxy = &proxy;
             s.spawn(move || {
-                let _a = super::attach_if_evl();
+                let _a = super::attach_test_thread();
                 for seq in 0..RECORDS {
                     let rec = format!("T{t}:{seq:010}\n");
                     let rec = format!("{rec:>LEN$}");

@@ -21,7 +21,7 @@ macro_rules! suite_tests {
             #[test]
             fn $name() {
                 if $setup() {
-                    let _attached = suite::attach_if_evl();
+                    let _attached = suite::attach_test_thread();
                     suite::$name();
                 }
             }
@@ -68,27 +68,27 @@ pub fn readable(fd: BorrowedFd<'_>) -> bool {
     }
 }
 
-/// On the EVL backend, attaches the calling thread to the core (blocking waits and every
-/// out-of-band call need an attached caller there); elsewhere does nothing. Keep the result
-/// alive for as long as the thread uses elements.
-pub fn attach_if_evl() -> Option<Thread> {
-    if backend::current().ok() == Some(Backend::Evl) && !Thread::is_attached() {
+/// Attaches the calling thread (blocking waits, lock, timer reads and poll sets need an
+/// attached caller, on both backends) unless it is attached already. Keep the result alive
+/// for as long as the thread uses elements.
+pub fn attach_test_thread() -> Option<Thread> {
+    if !Thread::is_attached() {
         let name = unique("w");
         Some(
-            Thread::attach(ThreadConfig::new(&name))
-                .expect("attach a suite thread to the EVL core"),
+            Thread::attach(ThreadConfig::new(&name).lock_memory(false))
+                .expect("attach a suite thread"),
         )
     } else {
         None
     }
 }
 
-/// `std::thread::spawn` for threads that use elements: attached to the core on EVL.
+/// `std::thread::spawn` for threads that use elements: attached.
 pub fn spawn<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> std::thread::JoinHandle<T> {
     std::thread::spawn(move || {
-        let _attached = attach_if_evl();
+        let _attached = attach_test_thread();
         f()
     })
 }

@@ -238,6 +238,8 @@ impl Monitor {
 
     /// Queues the caller. Lock held.
     fn enqueue(&self, s: &MonitorState, want: u32, exact: bool, op: &'static str) -> Result<usize> {
+        // Only an attached thread may wait, as on the EVL core.
+        crate::thread::require_attached(op)?;
         let len = s.len.load(Ordering::Relaxed) as usize;
         let free = s
             .slots
@@ -560,6 +562,15 @@ fn matched(value: u32, want: u32, exact: bool) -> Option<u32> {
 mod tests {
     use super::*;
 
+    /// Runs `f` on this thread attached (waiting needs it, as on the EVL core).
+    fn attached<R>(f: impl FnOnce() -> R) -> R {
+        let _me = crate::thread::Thread::attach(
+            crate::thread::ThreadConfig::new("monitor-test").lock_memory(false),
+        )
+        .unwrap();
+        f()
+    }
+
     #[test]
     fn match_rule_is_evls() {
         assert_eq!(matched(0b0110, 0b0011, false), Some(0b0010));
@@ -573,7 +584,7 @@ mod tests {
     fn grant_goes_to_the_queue_head_and_counts_one_wake() {
         let m = Monitor::create(Kind::Semaphore, 0, Visibility::Private, "t").unwrap();
         std::thread::scope(|sc| {
-            let h = sc.spawn(|| m.sem_get(None, false, "t"));
+            let h = sc.spawn(|| attached(|| m.sem_get(None, false, "t")));
             while m.s().len.load(Ordering::Relaxed) == 0 {
                 std::thread::yield_now();
             }
@@ -597,11 +608,11 @@ mod tests {
         let m = Monitor::create(Kind::Flags, 0, Visibility::Private, "t").unwrap();
         std::thread::scope(|sc| {
             // In line: wants bit 2 (all of 0b110), wants bit 0, wants bit 0.
-            let a = sc.spawn(|| m.flags_wait(0b110, true, None, false, "t"));
+            let a = sc.spawn(|| attached(|| m.flags_wait(0b110, true, None, false, "t")));
             queued(&m, 1);
-            let b = sc.spawn(|| m.flags_wait(0b001, false, None, false, "t"));
+            let b = sc.spawn(|| attached(|| m.flags_wait(0b001, false, None, false, "t")));
             queued(&m, 2);
-            let c = sc.spawn(|| m.flags_wait(0b001, false, None, false, "t"));
+            let c = sc.spawn(|| attached(|| m.flags_wait(0b001, false, None, false, "t")));
             queued(&m, 3);
             // Bit 0 satisfies b and c; a signal goes to the first satisfied in line: b.
             m.flags_post(0b001, false, "t").unwrap();
@@ -629,7 +640,8 @@ mod tests {
                 .enumerate()
                 .map(|(i, want)| {
                     let m = &m;
-                    let h = sc.spawn(move || m.flags_wait(want, false, None, false, "t"));
+                    let h =
+                        sc.spawn(move || attached(|| m.flags_wait(want, false, None, false, "t")));
                     queued(m, i as u32 + 1);
                     h
                 })
@@ -647,14 +659,29 @@ mod tests {
     }
 
     #[test]
+    fn a_thread_that_is_not_attached_may_not_wait_but_may_take_and_post() {
+        let m = Monitor::create(Kind::Semaphore, 1, Visibility::Private, "t").unwrap();
+        std::thread::spawn(move || {
+            m.sem_get(None, false, "t").unwrap(); // a unit is there: no wait
+            let e = m.sem_get(None, false, "t").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+            assert!(e.to_string().contains("Thread::attach"), "{e}");
+            m.sem_put("t").unwrap();
+            assert_eq!(m.value(), 1);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
     fn a_full_wait_queue_is_a_typed_error() {
         let m = Monitor::create(Kind::Semaphore, 0, Visibility::Private, "t").unwrap();
         std::thread::scope(|sc| {
             let hs: Vec<_> = (0..MAX_WAITERS)
-                .map(|_| sc.spawn(|| m.sem_get(None, false, "t")))
+                .map(|_| sc.spawn(|| attached(|| m.sem_get(None, false, "t"))))
                 .collect();
             queued(&m, MAX_WAITERS as u32);
-            let e = m.sem_get(None, false, "t").unwrap_err();
+            let e = attached(|| m.sem_get(None, false, "t")).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::CapacityExceeded);
             assert_eq!(m.sem_flush("t").unwrap(), MAX_WAITERS);
             for h in hs {

@@ -257,12 +257,23 @@ impl End {
         }
     }
 
+    /// The EVL core's rule, kept on the host: the real-time end's calls are out-of-band
+    /// there, so only an attached thread may make them.
+    fn check_stage(&self, op: &'static str) -> Result<()> {
+        match self.side {
+            Side::Rt => crate::thread::require_attached(op),
+            Side::Inband => Ok(()),
+        }
+    }
+
     pub(crate) fn try_read(&self, buf: &mut [u8]) -> Result<usize> {
+        self.check_stage("XbufEnd::try_read")?;
         self.read_once(buf, "XbufEnd::try_read")
     }
 
     pub(crate) fn read(&self, buf: &mut [u8], deadline: Option<Timestamp>) -> Result<usize> {
         const OP: &str = "XbufEnd::read";
+        self.check_stage(OP)?;
         loop {
             match self.read_once(buf, OP) {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {}
@@ -279,6 +290,7 @@ impl End {
     }
 
     pub(crate) fn try_write(&self, buf: &[u8]) -> Result<usize> {
+        self.check_stage("XbufEnd::try_write")?;
         self.write_once(buf, "XbufEnd::try_write")
     }
 
@@ -304,6 +316,7 @@ impl End {
 
     pub(crate) fn write(&self, buf: &[u8]) -> Result<usize> {
         const OP: &str = "XbufEnd::write";
+        self.check_stage(OP)?;
         let mut done = 0;
         while done < buf.len() {
             match self.write_once(&buf[done..], OP) {
