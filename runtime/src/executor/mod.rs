@@ -552,15 +552,16 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// Task slots (default 64): the most tasks alive at once. A task holds its slot until
-    /// it finished and its [`JoinHandle`] was awaited or dropped (the output lives there)
-    /// and its last `Waker` clone is gone.
+    /// Task slots (default 64, from 1 to 2^24): the most tasks alive at once. A task holds
+    /// its slot until it finished and its [`JoinHandle`] was awaited or dropped (the output
+    /// lives there) and its last `Waker` clone is gone. Out of range, or more memory than the
+    /// system gives (capacity x slot size), is an error from [`build`](Builder::build).
     pub fn capacity(mut self, n: usize) -> Self {
         self.capacity = n;
         self
     }
-    /// Bytes per task slot (default 512, rounded up to 64): the largest task (header plus
-    /// future) that can be spawned.
+    /// Bytes per task slot (default 512, rounded up to 64, at most 2^30): the largest task
+    /// (header plus future) that can be spawned.
     pub fn slot_size(mut self, bytes: usize) -> Self {
         self.slot_size = bytes;
         self
@@ -593,7 +594,8 @@ impl Builder {
         self.reactor.timers = n;
         self
     }
-    /// fds that may be registered at once (default 64).
+    /// fds that may be registered at once (default 64, at most
+    /// [`Config::MAX_FDS`](evl_reactor::Config::MAX_FDS)).
     pub fn fds(mut self, n: usize) -> Self {
         self.reactor.fds = n;
         self
@@ -601,18 +603,20 @@ impl Builder {
 
     /// Builds the executor: all of its memory is allocated here.
     pub fn build(self) -> Result<Executor, crate::Error> {
-        if self.capacity == 0 || self.budget == 0 {
+        if self.budget == 0 {
             return Err(CoreError::new(
                 evl_reactor::core::ErrorKind::InvalidArgument,
                 "Executor::build",
-                "task capacity and budget must be at least 1",
+                "the budget must be at least 1 poll per turn",
             ));
         }
+        // Every size is checked before anything is allocated: a typed error, not a panic.
+        self.reactor.check()?;
         // First: on EVL, the doorbell and the poll set need an attached thread.
         let attached = attach::ensure(self.name)?;
         let shared = Box::new(Shared {
             refs: AtomicUsize::new(1),
-            arena: Arena::new(self.capacity, self.slot_size),
+            arena: Arena::new(self.capacity, self.slot_size)?,
             inbox: Inbox::new(),
             parker: Parker::new(),
             wake: Doorbell::new()?,
