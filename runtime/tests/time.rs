@@ -233,3 +233,38 @@ fn a_main_future_spinning_on_yield_does_not_starve_timers() {
         }
     });
 }
+
+#[test]
+fn interval_skip_after_a_stall_of_many_periods_lands_on_the_first_grid_point_after_now() {
+    host();
+    let ex = Executor::new().unwrap();
+    ex.block_on(async {
+        // A 3 ns period: any stall is thousands of periods (the arithmetic is the same as
+        // for more than 2^32 of them, which the unit tests of the schedule cover).
+        let period = Duration::from_nanos(3);
+        let start = Instant::now();
+        let mut iv = time::interval_at(start, period).unwrap();
+        // Stall until at least 10 µs (3333 periods) have passed: a clock condition, not a
+        // sleep of some length.
+        while Instant::now() < start + Duration::from_micros(10) {
+            std::hint::spin_loop();
+        }
+        let t = iv.tick().await.unwrap();
+        assert_eq!(t.deadline, start);
+        let (seen, next) = (t.now.as_nanos(), iv.next_deadline().as_nanos());
+        assert!(t.missed >= 3333, "{t:?}");
+        assert_eq!(
+            t.missed,
+            (seen - start.as_nanos()) / 3,
+            "whole periods missed"
+        );
+        assert!(
+            next > seen,
+            "the next deadline is after now: {next} <= {seen}"
+        );
+        assert!(next - 3 <= seen, "and it is the first grid point after now");
+        assert_eq!((next - start.as_nanos()) % 3, 0, "on the grid");
+        let t2 = iv.tick().await.unwrap();
+        assert_eq!(t2.deadline.as_nanos(), next);
+    });
+}
