@@ -215,18 +215,21 @@ impl RuntimeBuilder {
                     // (e.g. no fd registration slot) comes back from build(), not later.
                     let fd = stop.as_fd().as_raw_fd();
                     let mut stop_wait = Box::pin(Readable::new(fd));
-                    let first = ex.block_on(core::future::poll_fn(|cx| {
+                    let first = ex.try_block_on(core::future::poll_fn(|cx| {
                         core::task::Poll::Ready(stop_wait.as_mut().poll(cx))
                     }));
-                    if let core::task::Poll::Ready(Err(e)) = first {
-                        return drop(tx.send(Err(e)));
+                    match first {
+                        Err(e) | Ok(core::task::Poll::Ready(Err(e))) => {
+                            return drop(tx.send(Err(e)))
+                        }
+                        Ok(_) => {}
                     }
                     if tx.send(Ok(ex.spawner())).is_err() {
                         return;
                     }
-                    // Runs tasks until the runtime stops.
-                    if let Err(e) = ex.block_on(stop_wait) {
-                        tracing::error!(executor = name, "executor stop wait failed: {e}");
+                    // Runs tasks until the runtime stops, or its reactor fails.
+                    if let Err(e) = ex.try_block_on(stop_wait).and_then(|r| r) {
+                        tracing::error!(executor = name, "executor stopped: {e}");
                     }
                     drop(ex); // cancels what is left, on this thread
                     drop(attached);
@@ -298,14 +301,16 @@ impl Runtime {
 
     /// Attaches the calling thread as the main executor, runs `fut` to completion, then stops
     /// every executor (their remaining tasks are cancelled on their own threads) and detaches.
+    /// A main executor whose reactor fails stops the same way, with the reactor's error
+    /// ([`Executor::try_block_on`](crate::Executor::try_block_on)).
     pub fn block_on<F: Future>(mut self, fut: F) -> Result<F::Output> {
         let attached = self.main.attach_here()?;
         let ex = self.main.builder.clone().build()?;
-        let out = ex.block_on(fut);
+        let out = ex.try_block_on(fut);
         drop(ex);
         self.stop_all();
         drop(attached);
-        Ok(out)
+        out
     }
 
     fn stop_all(&mut self) {

@@ -90,3 +90,77 @@ fn reactor_size_extremes() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::CapacityExceeded, "{e}");
 }
+
+/// Atomically replaces `fd` by a write-only `/dev/null`: the old file is closed behind its
+/// owner's back (the poll set forgets it), and a read on the number now fails with `EBADF`.
+/// No window where the number is free (other tests of this binary open fds concurrently).
+fn close_behind_its_back(fd: std::os::fd::RawFd) {
+    let null = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .unwrap();
+    // SAFETY: dup2 onto a number we own (the AsyncFd's); it stays open (now /dev/null), so
+    // its owner closes a valid fd when it drops.
+    let r = unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), fd) };
+    assert_eq!(r, fd);
+}
+
+#[test]
+fn an_fd_closed_behind_the_reactors_back_is_an_error_for_its_task_only() {
+    use std::os::fd::AsRawFd;
+    host();
+    let ex = Executor::new().unwrap();
+    let (done, e) = ex.block_on(async {
+        // Another task on the same executor: it must keep running, before and after.
+        let other = evl::spawn(async {
+            let mut n = 0;
+            for _ in 0..20 {
+                evl::time::sleep(Duration::from_micros(200)).await.unwrap();
+                n += 1;
+            }
+            n
+        })
+        .unwrap();
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut a = AsyncFd::new_nonblocking(a).unwrap();
+        // One read that works, so the fd is known to the poll set and has been waited on.
+        std::io::Write::write_all(&mut b, b"x").unwrap();
+        let mut buf = [0u8; 8];
+        let n = read(&mut a, &mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"x");
+        close_behind_its_back(a.get_ref().as_raw_fd());
+        let e = read(&mut a, &mut buf).await.unwrap_err();
+        // The task goes on: the same error on every use, no panic anywhere.
+        let e2 = a
+            .async_io(evl::io::Direction::Read, |s| {
+                std::io::Read::read(&mut &*s, &mut buf)
+            })
+            .await
+            .unwrap_err();
+        // UnixStream's own Read is recv(2): on the non-socket now behind the number.
+        assert_eq!(e2.raw_os_error(), Some(libc::ENOTSOCK), "{e2}");
+        drop(a);
+        (other.await.unwrap(), e)
+    });
+    assert_eq!(e.raw_os_error(), Some(libc::EBADF), "{e}");
+    assert_eq!(done, 20, "the other task ran to its end");
+    assert_eq!(ex.reactor().fds(), 0, "the registration was removed");
+    assert_eq!(
+        ex.stats().reactor_errors,
+        0,
+        "nothing failed in the reactor itself"
+    );
+    assert_eq!(ex.stats().panicked, 0);
+    // The executor still works.
+    assert_eq!(ex.block_on(async { 3 }), 3);
+}
+
+async fn read(
+    a: &mut AsyncFd<std::os::unix::net::UnixStream>,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    std::future::poll_fn(|cx| {
+        futures_io::AsyncRead::poll_read(std::pin::Pin::new(&mut *a), cx, buf)
+    })
+    .await
+}
