@@ -13,12 +13,20 @@ impl Config {
     /// register more anyway. Each slot is allocated up front (about 64 bytes).
     pub const MAX_FDS: usize = 1 << 20;
 
-    /// Checks the sizes: `fds` at most [`Config::MAX_FDS`]. Any `timers` is accepted: the
+    /// Checks the sizes: `fds` at most [`Config::MAX_FDS`], `timers_per_turn` at least 1.
+    /// Any `timers` is accepted: the
     /// wheel allocates nothing per timer (entries live in the futures that await them), so
     /// `usize::MAX` means "no limit" and 0 means every arming fails with
     /// [`Full`](crate::timer::Full). `fds = 0` makes every registration fail with
     /// [`ErrorKind::CapacityExceeded`].
     pub fn check(&self) -> Result<()> {
+        if self.timers_per_turn == 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "Reactor::new",
+                "Config::timers_per_turn must be at least 1",
+            ));
+        }
         if self.fds > Self::MAX_FDS {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -37,7 +45,14 @@ mod tests {
 
     #[test]
     fn extremes_are_typed_errors_or_accepted() {
-        let ok = |timers, fds| Config { timers, fds }.check();
+        let ok = |timers, fds| {
+            Config {
+                timers,
+                fds,
+                ..Config::default()
+            }
+            .check()
+        };
         assert_eq!(ok(0, 0), Ok(()));
         assert_eq!(ok(usize::MAX, 0), Ok(()));
         assert_eq!(ok(1, Config::MAX_FDS), Ok(()));
