@@ -167,6 +167,9 @@ fn without_the_privilege_the_default_falls_back_to_sched_other_and_says_so_once(
     let notes = stderr.matches("runs at SCHED_OTHER").count();
     assert_eq!(notes, 1, "said once per process:\n{stderr}");
     // The first executor to attach is the helper (started by `build`, before the main one).
-    assert!(stderr.contains("executor \"rt-default-helper\""), "{stderr}");
+    assert!(
+        stderr.contains("executor \"rt-default-helper\""),
+        "{stderr}"
+    );
     assert!(stderr.contains("CAP_SYS_NICE"), "{stderr}");
 }
