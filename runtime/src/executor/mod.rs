@@ -876,7 +876,7 @@ impl Executor {
             Err(e) => {
                 // SAFETY: owner thread.
                 unsafe { (*s.stats.get()).reactor_errors += 1 };
-                if self.failing.replace(self.failing.get() + 1) == 0 {
+                if self.failing.replace(self.failing.get().saturating_add(1)) == 0 {
                     tracing::error!(
                         executor = s.name,
                         error = %e,
