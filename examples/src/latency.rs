@@ -434,10 +434,7 @@ async fn tokio_block(n: u64, period: Duration, side: &mut Side, counters: &Count
 /// The sides, the comparison, whether interrupted, why system calls were not counted.
 type Measured = (Vec<Side>, Option<Comparison>, bool, Option<String>);
 
-fn run_compare(
-    o: &Options,
-    placement: &Placement,
-) -> Result<Measured> {
+fn run_compare(o: &Options, placement: &Placement) -> Result<Measured> {
     let per_side = match o.length {
         Length::Count(n) => n,
         Length::Time(d) => periods_in(d, o.period).div_ceil(3),

@@ -77,6 +77,43 @@ fn read_csv(path: &PathBuf) -> (Vec<String>, Vec<Vec<u64>>) {
     (names, cols)
 }
 
+/// What follows from one side's samples whatever the machine's speed: ordered quantiles
+/// between the exact extremes, a mean between them, the histogram holding every sample,
+/// misses exactly when the worst wakeup passed the threshold, and skipped periods exactly
+/// when it was a whole period late (each wakeup skips `lateness / period` of them).
+fn check_side(side: &latency::Side, period_ns: u64, threshold_ns: u64) {
+    let st = side.stats();
+    let name = side.name;
+    assert!(st.count > 0, "{name}");
+    assert!(
+        st.min <= st.p50 && st.p50 <= st.p99 && st.p99 <= st.p999 && st.p999 <= st.max,
+        "{name}: {st:?}"
+    );
+    assert!(
+        st.min as f64 <= st.avg && st.avg <= st.max as f64,
+        "{name}: {st:?}"
+    );
+    assert_eq!(side.hist.count(), st.count, "{name}");
+    assert_eq!(
+        side.hist.display_counts().iter().sum::<u64>(),
+        st.count,
+        "{name}: the histogram holds every sample"
+    );
+    assert!(side.misses <= st.count, "{name}");
+    assert_eq!(side.misses > 0, st.max > threshold_ns, "{name}: {st:?}");
+    assert_eq!(
+        side.misses == st.count,
+        st.min > threshold_ns,
+        "{name}: {st:?}"
+    );
+    assert_eq!(side.skipped > 0, st.max >= period_ns, "{name}: {st:?}");
+    assert!(side.skipped >= st.max / period_ns, "{name}: {st:?}");
+    assert!(
+        side.skipped <= st.count * (st.max / period_ns),
+        "{name}: {st:?}"
+    );
+}
+
 #[test]
 fn latency_count_mode_writes_csv_and_svg() {
     let _g = serial();
@@ -98,8 +135,12 @@ fn latency_count_mode_writes_csv_and_svg() {
     let evl = s.side("evl").expect("an evl side");
     let st = evl.stats();
     assert_eq!(st.count, 300, "--count gives exactly that many samples");
-    assert!(st.min <= st.p50 && st.p50 <= st.p99 && st.p99 <= st.p999 && st.p999 <= st.max);
-    assert!(evl.misses <= st.count);
+    assert_eq!(
+        s.threshold,
+        Duration::from_micros(500),
+        "half the period by default"
+    );
+    check_side(evl, 1_000_000, 500_000);
     // A skipped period comes from a wakeup a whole period late: also a miss (threshold P/2).
     assert!(evl.skipped == 0 || evl.misses > 0);
     assert_eq!(evl.allocs, Some(0), "the measured loop allocates nothing");
@@ -129,6 +170,7 @@ fn latency_duration_mode_keeps_the_grid() {
     ]))
     .expect("latency runs");
     let evl = s.side("evl").unwrap();
+    check_side(evl, 500_000, 250_000);
     let expected = 600; // grid points in 0.3 s at 2 kHz
     let ticks = evl.stats().count;
     // Skip: every grid point before the end was either ticked or skipped.
@@ -165,12 +207,29 @@ fn latency_compare_runs_three_sides_in_blocks() {
     }
     assert_eq!(s.side("raw").unwrap().allocs, Some(0));
     assert_eq!(s.side("evl").unwrap().allocs, Some(0));
+    for side in &s.sides {
+        check_side(side, 1_000_000, 500_000);
+    }
     let c = s.comparison.expect("a comparison");
     assert_eq!((c.block, c.rounds), (50, 3));
     let raw = s.side("raw").unwrap().stats();
     let evl = s.side("evl").unwrap().stats();
+    let tokio = s.side("tokio").unwrap().stats();
     assert_eq!(c.min_diff_ns, evl.min as i64 - raw.min as i64);
-    assert!(c.evl_raw_p50 > 0.0 && c.tokio_raw_p99 > 0.0);
+    // The ratios are the sides' own quantiles divided (infinite over a zero raw quantile).
+    let ratio = |a: u64, b: u64| {
+        if b == 0 {
+            f64::INFINITY
+        } else {
+            a as f64 / b as f64
+        }
+    };
+    assert_eq!(c.evl_raw_p50, ratio(evl.p50, raw.p50), "{c:?}");
+    assert_eq!(c.evl_raw_p99, ratio(evl.p99, raw.p99), "{c:?}");
+    assert_eq!(c.tokio_raw_p50, ratio(tokio.p50, raw.p50), "{c:?}");
+    assert_eq!(c.tokio_raw_p99, ratio(tokio.p99, raw.p99), "{c:?}");
+    assert_eq!(c.p50_met(), c.evl_raw_p50 <= 1.05);
+    assert_eq!(c.min_met(), c.min_diff_ns <= 2_000);
     let (names, cols) = read_csv(&csv);
     assert_eq!(names, ["raw", "evl", "tokio"]);
     for col in cols {
@@ -246,29 +305,45 @@ fn timers_show_the_three_policies() {
 fn motor_tracks_the_profile() {
     let _g = serial();
     let s = motor::run(&with_plain(&["--duration-s", "1", "--quiet"])).expect("motor runs");
+    // Accounting, on any machine: every grid point of the second was run or skipped, every
+    // run cycle measured, the watchdog only trips for an alarm or a hung loop.
     assert!(s.cycles <= 1_000 && s.cycles + s.missed >= 1_000, "{s:?}");
     assert_eq!(s.lateness.count, s.cycles);
+    assert_eq!(s.hist.count(), s.cycles);
     assert!(s.misses <= s.cycles);
-    // Segments start at 0, 100, 400 and 800 ms: the 10 Hz profile task published them.
-    assert!(s.profile_updates >= 3, "{}", s.profile_updates);
-    assert!(s.settled_cycles > 500, "{}", s.settled_cycles);
-    // Loose bounds for this plant (offline: settled rms 0.4, max 4 rad/s at 1 kHz); the
-    // profile spans ±150 rad/s.
+    assert_eq!(s.misses > 0, s.lateness.max > 500_000, "{s:?}");
+    assert!(s.settled_cycles + s.safe_cycles <= s.cycles, "{s:?}");
+    assert!(s.max_error_settled <= s.max_error, "{s:?}");
     assert!(
-        s.rms_error_settled < 10.0,
-        "settled rms {}",
-        s.rms_error_settled
+        s.rms_error_settled.is_finite() && s.rms_error.is_finite(),
+        "{s:?}"
     );
-    assert!(s.rms_error < 60.0, "rms {}", s.rms_error);
-    // The current limit is the controller's: it holds while the loop keeps its rate. A late
-    // cycle integrates the plant with the old voltage held longer (physically right), so on
-    // a stalled machine the current may overshoot; only a run without misses must obey it.
-    if s.misses == 0 {
-        assert!(s.max_current <= motor::I_MAX * 1.2, "{}", s.max_current);
-    }
     assert!(s.watchdog_trips <= s.alarms + s.hang_trips, "{s:?}");
     assert_eq!(s.stalls, 0);
     assert_eq!(s.allocs, Some(0), "the control loop allocates nothing");
+    // Control quality is a claim about a loop that kept its rate: a lost cycle holds the old
+    // voltage on the plant for longer (an emulated or loaded machine loses many). So these
+    // are checked for a run that lost none; the loose bounds are for this plant (offline:
+    // settled rms 0.4, max 4 rad/s at 1 kHz; the profile spans ±150 rad/s).
+    if s.missed == 0 && s.misses == 0 {
+        assert_eq!(s.cycles, 1_000);
+        assert_eq!(s.watchdog_trips, 0, "{s:?}");
+        // Segments start at 0, 100, 400 and 800 ms: the 10 Hz profile task published them.
+        assert!(s.profile_updates >= 3, "{}", s.profile_updates);
+        assert!(s.settled_cycles > 500, "{}", s.settled_cycles);
+        assert!(
+            s.rms_error_settled < 10.0,
+            "settled rms {}",
+            s.rms_error_settled
+        );
+        assert!(s.rms_error < 60.0, "rms {}", s.rms_error);
+        assert!(s.max_current <= motor::I_MAX * 1.2, "{}", s.max_current);
+    } else {
+        eprintln!(
+            "note: the loop lost {} cycles ({} late wakeups): control quality not checked",
+            s.missed, s.misses
+        );
+    }
 }
 
 #[test]
@@ -284,12 +359,23 @@ fn motor_watchdog_trips_on_overruns() {
         "--quiet",
     ]))
     .expect("motor runs");
-    assert_eq!(s.stalls, 2);
-    // An 8 ms overrun at 1 kHz loses at least 7 cycles in a row: an alarm each time.
-    assert!(s.missed >= 14, "{s:?}");
-    assert!(s.alarms >= 2, "{s:?}");
-    assert!(s.watchdog_trips >= 1, "{s:?}");
+    // The loop stalls in every 400th cycle it runs (2 in a second, fewer where cycles were
+    // lost to a slow machine).
+    assert_eq!(s.stalls, s.cycles / 400, "{s:?}");
+    // An 8 ms overrun at 1 kHz loses at least 7 cycles in a row: the streak passes the
+    // 3-cycle watchdog level, an alarm (two stalls may share one streak on a slow machine).
+    assert!(s.missed >= 7 * s.stalls, "{s:?}");
+    assert!(s.alarms >= s.stalls.min(1), "{s:?}");
     assert!(s.watchdog_trips <= s.alarms + s.hang_trips, "{s:?}");
+    // The safe state is only entered on a trip.
+    assert!(s.safe_cycles == 0 || s.watchdog_trips >= 1, "{s:?}");
+    // That the supervisor reacts in time (before the run ends and cancels it) is a claim
+    // about a machine that kept the loop's rate: checked when no cycle was lost beyond the
+    // two stalls (8 each at most).
+    if s.stalls == 2 && s.missed <= 16 {
+        assert!(s.alarms >= 2, "{s:?}");
+        assert!(s.watchdog_trips >= 1, "{s:?}");
+    }
 }
 
 #[test]

@@ -12,6 +12,7 @@
 //! It re-exports the core interface it builds on as [`core`].
 
 pub mod io;
+mod limits;
 pub mod reactor;
 pub mod timer;
 

@@ -48,9 +48,11 @@ pub use executor::{spawn, spawner, Builder, Executor, PanicPolicy, SpawnError, S
 pub use runtime::{ExecutorConfig, Runtime, RuntimeBuilder};
 pub use task::{JoinError, JoinHandle};
 
-/// Runs `fut` to completion on a fresh default [`Executor`] on this thread.
+/// Runs `fut` to completion on a fresh default [`Executor`] on this thread: its output, or
+/// the error that kept the executor from starting or from waiting
+/// ([`Executor::try_block_on`]).
 pub fn block_on<F: ::core::future::Future>(fut: F) -> Result<F::Output> {
-    Ok(Executor::new()?.block_on(fut))
+    Executor::new()?.try_block_on(fut)
 }
 
 /// Yields once: lets the executor run other tasks before this one continues.

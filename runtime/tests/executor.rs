@@ -8,6 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
+#[path = "support/blocked.rs"]
+mod blocked;
+
 fn host() {
     let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
 }
@@ -84,22 +87,33 @@ fn a_wake_from_another_thread_unparks_the_executor() {
     host();
     let ex = Executor::new().unwrap();
     let sig = Arc::new(Signal::default());
-    let s2 = sig.clone();
+    let pending = Arc::new(AtomicBool::new(false));
+    let (s2, p2) = (sig.clone(), pending.clone());
+    let me = blocked::tid();
     let t = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(30));
+        // Fire only once the task waits and the executor thread blocks: with every task
+        // pending, the only blocking call left to it is its reactor's wait.
+        while !p2.load(SeqCst) {
+            std::thread::yield_now();
+        }
+        blocked::wait_until_blocked(me);
         s2.fire();
     });
     let h = ex
-        .spawn(async move {
-            sig.wait().await;
-            5
-        })
+        .spawn(poll_fn(move |cx| {
+            *sig.waker.lock().unwrap() = Some(cx.waker().clone());
+            if sig.set.load(SeqCst) {
+                return Poll::Ready(5);
+            }
+            pending.store(true, SeqCst);
+            Poll::Pending
+        }))
         .unwrap();
     assert_eq!(ex.block_on(h).unwrap(), 5);
     t.join().unwrap();
     let st = ex.stats();
     assert!(st.parks >= 1, "the executor blocked while waiting: {st:?}");
-    assert!(st.remote_wakes >= 1, "{st:?}");
+    assert!(st.remote_wakes >= 1, "woken through its inbox: {st:?}");
 }
 
 #[test]
@@ -353,6 +367,7 @@ mod signal_wake {
 
     static WAKER: OnceLock<Waker> = OnceLock::new();
     static FIRED: AtomicBool = AtomicBool::new(false);
+    static PENDING: AtomicBool = AtomicBool::new(false);
 
     extern "C" fn on_sigusr1(_: libc::c_int) {
         // Async-signal-safe: atomics, and a task wake (state CAS, queue push, parker swap,
@@ -385,13 +400,20 @@ mod signal_wake {
                 if FIRED.load(SeqCst) {
                     Poll::Ready(())
                 } else {
+                    PENDING.store(true, SeqCst);
                     Poll::Pending
                 }
             }))
             .unwrap();
+        let tid = blocked::tid();
         let killer = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(50)); // the executor is parked by now
-                                                           // SAFETY: `me` is the live test thread, blocked in block_on below.
+            // The task waits, then the executor blocks in its reactor (its only blocking
+            // call once every task is pending): the signal lands on a parked executor.
+            while !PENDING.load(SeqCst) {
+                std::thread::yield_now();
+            }
+            blocked::wait_until_blocked(tid);
+            // SAFETY: `me` is the live test thread, blocked in block_on below.
             unsafe { libc::pthread_kill(me as libc::pthread_t, libc::SIGUSR1) };
         });
         ex.block_on(task).unwrap();

@@ -21,6 +21,9 @@ use std::sync::{mpsc, Arc};
 use std::task::Poll;
 use std::time::Duration;
 
+#[path = "support/blocked.rs"]
+mod blocked;
+
 #[global_allocator]
 static ALLOCATOR: evl_alloc_count::CountingAlloc = evl_alloc_count::CountingAlloc;
 
@@ -684,10 +687,16 @@ fn one_executor_awaits_elements_and_timers_at_once() {
     let (s2, f2) = (sem.clone(), flags.clone());
     let order = Rc::new(std::cell::RefCell::new(Vec::new()));
     let (o1, o2, o3) = (order.clone(), order.clone(), order.clone());
+    // How many of the three waits completed: the poster posts each element only once the
+    // previous wait completed and the executor blocked again, so the order is the sources'
+    // order on any machine, and each wake finds the executor parked.
+    let done = Arc::new(AtomicUsize::new(0));
+    let (d1, d2, d3) = (done.clone(), done.clone(), done.clone());
     let a = ex
         .spawn(async move {
             AsyncSemaphore::new(s2).unwrap().get().await.unwrap();
             o1.borrow_mut().push("sem");
+            d1.fetch_add(1, SeqCst);
         })
         .unwrap();
     let b = ex
@@ -695,18 +704,27 @@ fn one_executor_awaits_elements_and_timers_at_once() {
             let v = AsyncFlags::new(f2).unwrap().wait(0b1, FlagsMode::Any).await;
             assert_eq!(v.unwrap(), 0b1);
             o2.borrow_mut().push("flags");
+            d2.fetch_add(1, SeqCst);
         })
         .unwrap();
     let c = ex
         .spawn(async move {
             evl::time::sleep(Duration::from_millis(2)).await.unwrap();
             o3.borrow_mut().push("sleep");
+            d3.fetch_add(1, SeqCst);
         })
         .unwrap();
+    let me = blocked::tid();
     let t = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(40));
+        let after = |n: usize| {
+            while done.load(SeqCst) < n {
+                std::thread::yield_now();
+            }
+            blocked::wait_until_blocked(me);
+        };
+        after(1);
         flags.post(0b1).unwrap();
-        std::thread::sleep(Duration::from_millis(40));
+        after(2);
         sem.put().unwrap();
     });
     ex.block_on(async {
@@ -716,6 +734,7 @@ fn one_executor_awaits_elements_and_timers_at_once() {
     });
     t.join().unwrap();
     assert_eq!(*order.borrow(), ["sleep", "flags", "sem"]);
+    assert!(ex.stats().parks >= 3, "{:?}", ex.stats());
 }
 
 // ---- allocation ----

@@ -11,7 +11,9 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
+
+#[path = "support/blocked.rs"]
+mod blocked;
 
 fn host() {
     let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
@@ -339,15 +341,30 @@ fn wakers_may_reenter_the_notify_while_notify_waiters_runs() {
 fn a_notification_from_a_plain_thread_unparks_a_blocked_executor() {
     host();
     static N: Notify = Notify::new();
+    static PENDING: AtomicBool = AtomicBool::new(false);
     let ex = Executor::new().unwrap();
     let h = ex
         .spawn(async {
-            N.notified().await;
+            let mut n = std::pin::pin!(N.notified());
+            std::future::poll_fn(|cx| {
+                let p = n.as_mut().poll(cx);
+                if p.is_pending() {
+                    PENDING.store(true, SeqCst);
+                }
+                p
+            })
+            .await;
             7
         })
         .unwrap();
-    let t = std::thread::spawn(|| {
-        std::thread::sleep(Duration::from_millis(30));
+    let me = blocked::tid();
+    let t = std::thread::spawn(move || {
+        // Notify once the task waits and the executor blocks in its reactor (its only
+        // blocking call once every task is pending).
+        while !PENDING.load(SeqCst) {
+            std::thread::yield_now();
+        }
+        blocked::wait_until_blocked(me);
         N.notify_one();
     });
     assert_eq!(ex.block_on(h).unwrap(), 7);

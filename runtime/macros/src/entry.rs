@@ -57,13 +57,16 @@ fn options(kind: Kind, attr: TokenStream, errors: &mut Errors) -> Options {
     for arg in attr::parse(attr, what, KEYS, errors) {
         let Arg { key, value } = &arg;
         match key.to_string().as_str() {
-            "priority" => o.priority = attr::int(
-                &arg,
-                1,
-                99,
-                "a SCHED_FIFO priority goes from 1 to 99 (leave `priority` out for SCHED_OTHER)",
-                errors,
-            ),
+            "priority" => {
+                o.priority = attr::int(
+                    &arg,
+                    0,
+                    99,
+                    "a SCHED_FIFO priority goes from 1 to 99, and 0 asks for SCHED_OTHER (leave \
+                 `priority` out for the default: SCHED_FIFO 40 where permitted)",
+                    errors,
+                )
+            }
             "cpu" => {
                 o.cpu = attr::int(
                     &arg,
@@ -77,8 +80,8 @@ fn options(kind: Kind, attr: TokenStream, errors: &mut Errors) -> Options {
                 o.tasks = attr::int(
                     &arg,
                     1,
-                    u32::MAX.into(),
-                    "the executor's task capacity is at least 1",
+                    1 << 24,
+                    "the executor's task capacity goes from 1 to 16777216 (2^24)",
                     errors,
                 )
             }
@@ -252,9 +255,16 @@ fn generate(kind: Kind, o: &Options, f: ItemFn) -> TokenStream {
         }
     };
     let mut config = quote!(::evl::ExecutorConfig::new(#exec_name));
-    if let Some((p, span)) = o.priority {
-        let p = attr::unsuffixed(p, span);
-        config.extend(quote_spanned!(span=> .priority(#p)));
+    match (o.priority, kind) {
+        (Some((p, span)), _) => {
+            let p = attr::unsuffixed(p, span);
+            config.extend(quote_spanned!(span=> .priority(#p)));
+        }
+        // Tests run at SCHED_OTHER unless they ask: many run at once on few CPUs, and a
+        // busy SCHED_FIFO test would starve the others (and the test harness).
+        (None, Kind::Test) => config.extend(quote!(.priority(0))),
+        // Real-time by default (SCHED_FIFO evl::runtime::DEFAULT_PRIORITY, or a note).
+        (None, Kind::Main) => {}
     }
     if let Some((c, span)) = o.cpu {
         let c = attr::unsuffixed(c, span);

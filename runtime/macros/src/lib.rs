@@ -15,9 +15,13 @@
 //! ```text
 //! main-attr  := ( entry-key "=" value ),*          (each key at most once)
 //! test-attr  := ( entry-key "=" value ),*
-//! entry-key  := priority    = INT in 1..=99     SCHED_FIFO priority (absent: SCHED_OTHER)
+//! entry-key  := priority    = INT in 0..=99     SCHED_FIFO priority, 0 for SCHED_OTHER
+//!                                               absent, main: SCHED_FIFO 40 where permitted,
+//!                                               else SCHED_OTHER and a note on stderr
+//!                                               (evl::runtime::DEFAULT_PRIORITY);
+//!                                               absent, test: SCHED_OTHER
 //!             | cpu         = INT               pin the executor thread to this CPU
-//!             | tasks       = INT >= 1          task capacity of the executor
+//!             | tasks       = INT in 1..=2^24   task capacity of the executor
 //!             | backend     = "host" | "evl" | "auto"
 //!                                               absent: EVL_BACKEND, then auto-detection
 //!             | name        = STRING            executor/thread name (1..=63 printable ASCII, no '/')
@@ -95,7 +99,10 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// [`Runtime`](../evl/struct.Runtime.html) and `block_on`s the body.
 ///
 /// Takes the keys of [`macro@main`], with test defaults: `signals = false`,
-/// `lock_memory = false` (no memlock privilege needed), and the test's name as executor name.
+/// `lock_memory = false` (no memlock privilege needed), `priority = 0` (SCHED_OTHER, where
+/// `#[evl::main]` defaults to SCHED_FIFO: tests run many at once on few CPUs, and a busy
+/// real-time test would starve the others; ask with `priority = N`), and the test's name as
+/// executor name.
 /// The test may return a `Result`. A runtime that cannot start panics with the reason.
 ///
 /// ```no_run
@@ -117,7 +124,7 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 ///     let __rt = ::evl::Runtime::builder()
 ///         .backend(::evl::core::backend::Selection::Force(::evl::Backend::Host))
 ///         .handle_signals(false)
-///         .main(::evl::ExecutorConfig::new("sleeps").lock_memory(false))
+///         .main(::evl::ExecutorConfig::new("sleeps").priority(0).lock_memory(false))
 ///         .build();
 ///     let __rt = match __rt {
 ///         Ok(rt) => rt,

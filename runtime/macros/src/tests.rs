@@ -93,6 +93,30 @@ fn main_defaults_add_nothing_but_signals() {
 }
 
 #[test]
+fn priority_zero_asks_for_sched_other_and_tests_default_to_it() {
+    let main = entry::expand(
+        Kind::Main,
+        quote!(priority = 0),
+        quote!(
+            async fn main() {}
+        ),
+    );
+    assert!(main
+        .to_string()
+        .contains(&quote!(.main(::evl::ExecutorConfig::new("main").priority(0))).to_string()));
+    let test = entry::expand(
+        Kind::Test,
+        quote!(priority = 20),
+        quote!(
+            async fn t() {}
+        ),
+    );
+    assert!(test.to_string().contains(
+        &quote!(.main(::evl::ExecutorConfig::new("t").priority(20).lock_memory(false))).to_string()
+    ));
+}
+
+#[test]
 fn test_expands_to_a_test_without_privileges() {
     let got = entry::expand(
         Kind::Test,
@@ -111,7 +135,7 @@ fn test_expands_to_a_test_without_privileges() {
                 async fn __evl_test() -> Result<(), evl::Error> { Ok(()) }
                 let __rt = ::evl::Runtime::builder()
                     .handle_signals(false)
-                    .main(::evl::ExecutorConfig::new("sleeps").lock_memory(false))
+                    .main(::evl::ExecutorConfig::new("sleeps").priority(0).lock_memory(false))
                     .build();
                 let __rt = match __rt {
                     ::core::result::Result::Ok(rt) => rt,
@@ -226,7 +250,7 @@ fn task_pool_size_defaults_to_1_and_a_const_is_checked_by_the_compiler() {
 fn errors_come_with_a_stand_in_function() {
     let main = entry::expand(
         Kind::Main,
-        quote!(priority = 0),
+        quote!(priority = 100),
         quote!(
             async fn main() {}
         ),

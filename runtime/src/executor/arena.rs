@@ -3,6 +3,7 @@
 //! (no lock, any thread); a future that does not fit a slot is a typed error, never a heap
 //! allocation.
 
+use crate::core::{Error, ErrorKind};
 use crate::loom::sync::atomic::{AtomicU32, Ordering::*};
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::sync::atomic::AtomicU64;
@@ -15,6 +16,8 @@ pub(crate) struct Arena {
     base: *mut u8,
     slot_size: usize,
     capacity: usize,
+    /// The layout `base` was allocated with (checked once, in [`Arena::new`]).
+    layout: Layout,
     /// One bit per slot, set when free.
     free: Box<[AtomicU64]>,
     /// Per slot: non-zero once its task is fully written (for shutdown scans).
@@ -27,36 +30,97 @@ unsafe impl Send for Arena {}
 // SAFETY: as above.
 unsafe impl Sync for Arena {}
 
+/// The most task slots an executor may have: slot indices must stay clear of the
+/// `usize::MAX` that marks a static-pool task, and no real-time executor needs more.
+pub(crate) const MAX_CAPACITY: usize = 1 << 24;
+
+/// The largest task slot, in bytes: a future this large belongs in a `Box` or a static.
+pub(crate) const MAX_SLOT_SIZE: usize = 1 << 30;
+
+const OP: &str = "Executor::build";
+
+fn invalid(hint: &'static str) -> Error {
+    Error::new(ErrorKind::InvalidArgument, OP, hint)
+}
+
+fn no_memory() -> Error {
+    Error::new(
+        ErrorKind::CapacityExceeded,
+        OP,
+        "cannot allocate the task arena (capacity x slot size bytes): lower Builder::capacity \
+         or Builder::slot_size, or raise RLIMIT_MEMLOCK when memory is locked",
+    )
+}
+
+/// The layout of `capacity` slots of `slot_size` bytes (rounded up to [`SLOT_ALIGN`]), every
+/// step checked: the rounded slot size and the layout, or the error that says which setting
+/// to lower.
+pub(crate) fn layout(capacity: usize, slot_size: usize) -> Result<(usize, Layout), Error> {
+    if capacity == 0 || capacity > MAX_CAPACITY {
+        return Err(invalid(
+            "the task capacity goes from 1 to 16777216 (2^24) slots: set Builder::capacity in that range",
+        ));
+    }
+    if slot_size > MAX_SLOT_SIZE {
+        return Err(invalid(
+            "a task slot holds at most 1 GiB: set Builder::slot_size to at most 2^30 bytes, and keep \
+             large buffers outside the future (a Box, a static)",
+        ));
+    }
+    // Both checked: in range above, but the arithmetic says so itself.
+    let slot_size = slot_size
+        .max(SLOT_ALIGN)
+        .checked_next_multiple_of(SLOT_ALIGN)
+        .ok_or(invalid("Builder::slot_size is too large: lower it"))?;
+    let bytes = slot_size.checked_mul(capacity).ok_or(invalid(
+        "capacity x slot size overflows the address space: lower Builder::capacity or Builder::slot_size",
+    ))?;
+    let layout = Layout::from_size_align(bytes, SLOT_ALIGN).map_err(|_| {
+        invalid(
+            "capacity x slot size exceeds the largest possible allocation: lower Builder::capacity \
+             or Builder::slot_size",
+        )
+    })?;
+    Ok((slot_size, layout))
+}
+
+/// A boxed slice of `n` values from `f`, or the allocation failure as an error.
+fn try_boxed<T>(n: usize, f: impl FnMut(usize) -> T) -> Result<Box<[T]>, Error> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| no_memory())?;
+    v.extend((0..n).map(f));
+    Ok(v.into_boxed_slice())
+}
+
 impl Arena {
-    /// `capacity` slots of `slot_size` bytes (rounded up to [`SLOT_ALIGN`]).
-    pub(crate) fn new(capacity: usize, slot_size: usize) -> Self {
-        let slot_size = slot_size.max(SLOT_ALIGN).next_multiple_of(SLOT_ALIGN);
-        let layout = Layout::from_size_align(slot_size * capacity.max(1), SLOT_ALIGN)
-            .expect("arena size overflows");
-        // SAFETY: the layout has a non-zero size.
+    /// `capacity` slots of `slot_size` bytes (rounded up to [`SLOT_ALIGN`]). Sizes out of
+    /// range are [`ErrorKind::InvalidArgument`], memory the system refuses is
+    /// [`ErrorKind::CapacityExceeded`]: never a panic or an abort.
+    pub(crate) fn new(capacity: usize, slot_size: usize) -> Result<Self, Error> {
+        let (slot_size, layout) = layout(capacity, slot_size)?;
+        let words = capacity.div_ceil(64);
+        let free: Box<[AtomicU64]> = try_boxed(words, |w| {
+            let bits = (capacity - w * 64).min(64);
+            AtomicU64::new(if bits == 64 {
+                u64::MAX
+            } else {
+                (1u64 << bits) - 1
+            })
+        })?;
+        let ready = try_boxed(capacity, |_| AtomicU32::new(0))?;
+        // SAFETY: the layout has a non-zero size (capacity >= 1, slot_size >= SLOT_ALIGN).
         let base = unsafe { alloc_zeroed(layout) };
         if base.is_null() {
-            std::alloc::handle_alloc_error(layout);
+            return Err(no_memory());
         }
-        let words = capacity.div_ceil(64);
-        let free: Box<[AtomicU64]> = (0..words)
-            .map(|w| {
-                let bits = (capacity - w * 64).min(64);
-                AtomicU64::new(if bits == 64 {
-                    u64::MAX
-                } else {
-                    (1u64 << bits) - 1
-                })
-            })
-            .collect();
-        let ready = (0..capacity).map(|_| AtomicU32::new(0)).collect();
-        Arena {
+        Ok(Arena {
             base,
             slot_size,
             capacity,
+            layout,
             free,
             ready,
-        }
+        })
     }
 
     pub(crate) fn slot_size(&self) -> usize {
@@ -119,10 +183,40 @@ impl Arena {
 
 impl Drop for Arena {
     fn drop(&mut self) {
-        let layout = Layout::from_size_align(self.slot_size * self.capacity.max(1), SLOT_ALIGN)
-            .expect("as built");
-        // SAFETY: `base` came from alloc_zeroed with this layout; every slot is free (the
+        // SAFETY: `base` came from alloc_zeroed with `self.layout`; every slot is free (the
         // executor's Shared, which owns the arena, is dropped only after its last task).
-        unsafe { dealloc(self.base, layout) };
+        unsafe { dealloc(self.base, self.layout) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_is_checked_at_every_step() {
+        let (slot, l) = layout(3, 100).unwrap();
+        assert_eq!((slot, l.size(), l.align()), (128, 384, SLOT_ALIGN));
+        assert_eq!(
+            layout(1, 0).unwrap().0,
+            SLOT_ALIGN,
+            "0 rounds up to one line"
+        );
+        for (cap, size) in [
+            (0, 64),
+            (usize::MAX, 64),
+            (MAX_CAPACITY + 1, 64),
+            (1, usize::MAX),
+            (1, MAX_SLOT_SIZE + 1),
+        ] {
+            let e = layout(cap, size).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{cap} x {size}: {e}");
+        }
+        // The largest settings (2^54 bytes) make a Layout on 64-bit targets, which the
+        // allocator then refuses; on 32-bit ones the product overflows: an error either way.
+        match MAX_CAPACITY.checked_mul(MAX_SLOT_SIZE) {
+            Some(bytes) => assert_eq!(layout(MAX_CAPACITY, MAX_SLOT_SIZE).unwrap().1.size(), bytes),
+            None => assert!(layout(MAX_CAPACITY, MAX_SLOT_SIZE).is_err()),
+        }
     }
 }

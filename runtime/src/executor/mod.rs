@@ -506,6 +506,9 @@ pub struct Stats {
     pub panicked: u64,
     /// Polls that started after their task's deadline (EDF executors).
     pub late_polls: u64,
+    /// Reactor turns that failed: the poll set could not be waited on (see
+    /// [`Executor::block_on`]). Zero on a healthy executor.
+    pub reactor_errors: u64,
     /// Demotions of the executor's thread to the in-band stage reported by the EVL core,
     /// per cause, since the thread started (see [`evl_reactor::core::stage`]; counted when
     /// the thread was attached with stage-switch warnings, the default in debug builds).
@@ -519,11 +522,16 @@ pub struct Stats {
 pub struct Executor {
     shared: NonNull<Shared>,
     reactor: Box<Reactor>,
+    /// Reactor turns failed in a row (0 while it works).
+    failing: Cell<u64>,
     /// Declared last: the thread detaches (if this executor attached it) after the reactor
     /// has closed its poll set.
     _attached: Option<attach::Attachment>,
     _not_send: PhantomData<*const ()>,
 }
+
+/// How long an executor whose reactor cannot wait sleeps before it tries again.
+const REACTOR_RETRY: core::time::Duration = core::time::Duration::from_millis(1);
 
 /// How to build an [`Executor`].
 #[derive(Debug, Clone)]
@@ -552,15 +560,16 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// Task slots (default 64): the most tasks alive at once. A task holds its slot until
-    /// it finished and its [`JoinHandle`] was awaited or dropped (the output lives there)
-    /// and its last `Waker` clone is gone.
+    /// Task slots (default 64, from 1 to 2^24): the most tasks alive at once. A task holds
+    /// its slot until it finished and its [`JoinHandle`] was awaited or dropped (the output
+    /// lives there) and its last `Waker` clone is gone. Out of range, or more memory than the
+    /// system gives (capacity x slot size), is an error from [`build`](Builder::build).
     pub fn capacity(mut self, n: usize) -> Self {
         self.capacity = n;
         self
     }
-    /// Bytes per task slot (default 512, rounded up to 64): the largest task (header plus
-    /// future) that can be spawned.
+    /// Bytes per task slot (default 512, rounded up to 64, at most 2^30): the largest task
+    /// (header plus future) that can be spawned.
     pub fn slot_size(mut self, bytes: usize) -> Self {
         self.slot_size = bytes;
         self
@@ -593,7 +602,8 @@ impl Builder {
         self.reactor.timers = n;
         self
     }
-    /// fds that may be registered at once (default 64).
+    /// fds that may be registered at once (default 64, at most
+    /// [`Config::MAX_FDS`](evl_reactor::Config::MAX_FDS)).
     pub fn fds(mut self, n: usize) -> Self {
         self.reactor.fds = n;
         self
@@ -601,18 +611,20 @@ impl Builder {
 
     /// Builds the executor: all of its memory is allocated here.
     pub fn build(self) -> Result<Executor, crate::Error> {
-        if self.capacity == 0 || self.budget == 0 {
+        if self.budget == 0 {
             return Err(CoreError::new(
                 evl_reactor::core::ErrorKind::InvalidArgument,
                 "Executor::build",
-                "task capacity and budget must be at least 1",
+                "the budget must be at least 1 poll per turn",
             ));
         }
+        // Every size is checked before anything is allocated: a typed error, not a panic.
+        self.reactor.check()?;
         // First: on EVL, the doorbell and the poll set need an attached thread.
         let attached = attach::ensure(self.name)?;
         let shared = Box::new(Shared {
             refs: AtomicUsize::new(1),
-            arena: Arena::new(self.capacity, self.slot_size),
+            arena: Arena::new(self.capacity, self.slot_size)?,
             inbox: Inbox::new(),
             parker: Parker::new(),
             wake: Doorbell::new()?,
@@ -639,6 +651,7 @@ impl Builder {
         Ok(Executor {
             shared: NonNull::from(Box::leak(shared)),
             reactor,
+            failing: Cell::new(0),
             _attached: attached,
             _not_send: PhantomData,
         })
@@ -699,15 +712,54 @@ impl Executor {
     }
 
     /// Runs `fut` to completion on this thread, running spawned tasks meanwhile.
+    ///
+    /// Never fails: if the reactor cannot wait any more (its poll set broke: a descriptor
+    /// closed behind its back on EVL, an fd of the executor closed by someone else), the
+    /// failure is counted in [`Stats::reactor_errors`], reported once through `tracing`, and
+    /// the executor goes on, retrying the wait every millisecond: tasks woken from other
+    /// threads and by each other still run, timers and fds wait until the reactor works
+    /// again. Use [`try_block_on`](Executor::try_block_on) to stop with the error instead.
+    ///
+    /// # Panics
+    /// When called inside a `block_on` on the same thread (a programming error: await the
+    /// future instead); `try_block_on` returns an error for it.
     pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        match self.run(fut, |_| None::<core::convert::Infallible>) {
+            Ok(out) => out,
+            Err(never) => match never {},
+        }
+    }
+
+    /// As [`block_on`](Executor::block_on), but a reactor failure ends it: the error comes
+    /// back (the future is dropped, the executor's tasks stay, for the executor's drop to
+    /// cancel), and so does a call from inside a `block_on` on the same thread.
+    pub fn try_block_on<F: Future>(&self, fut: F) -> Result<F::Output, crate::Error> {
+        self.run(fut, Some)
+    }
+
+    /// The loop behind both: `on_failure` turns a reactor error into the value that ends
+    /// the run, or `None` to go on.
+    fn run<F: Future, E>(
+        &self,
+        fut: F,
+        on_failure: impl Fn(CoreError) -> Option<E>,
+    ) -> Result<F::Output, E> {
         let this = self.shared.as_ptr() as *const Shared;
-        let prev = CURRENT.with(|c| c.replace(this));
         // A nested block_on would block the executor thread inside one of its own polls
         // (and steal the outer main future's wakes).
-        assert!(
-            prev.is_null(),
-            "block_on called from inside a block_on on this thread: await the future instead"
-        );
+        if !CURRENT.with(Cell::get).is_null() {
+            const NESTED: &str =
+                "block_on called from inside a block_on on this thread: await the future instead";
+            return match on_failure(CoreError::new(
+                evl_reactor::core::ErrorKind::InvalidArgument,
+                "Executor::block_on",
+                NESTED,
+            )) {
+                Some(e) => Err(e),
+                None => panic!("{NESTED}"),
+            };
+        }
+        let prev = CURRENT.with(|c| c.replace(this));
         struct Restore(*const Shared);
         impl Drop for Restore {
             fn drop(&mut self) {
@@ -729,16 +781,27 @@ impl Executor {
         loop {
             if s.main_woken.swap(false, SeqCst) {
                 if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-                    return out;
+                    return Ok(out);
                 }
             }
             let polls = self.turn(s.budget);
-            if s.local.is_empty() && !s.main_woken.load(SeqCst) && s.inbox.is_empty() {
-                self.park();
+            let r = if s.local.is_empty() && !s.main_woken.load(SeqCst) && s.inbox.is_empty() {
+                self.park().map_err(|e| (e, true))
             } else if polls == s.budget || polls == 0 {
                 // Busy (a full budget, or only the main future keeps waking itself): serve
                 // timers and fds without blocking.
-                self.reactor_turn(Wait::Poll);
+                self.reactor_turn(Wait::Poll).map_err(|e| (e, false))
+            } else {
+                Ok(())
+            };
+            if let Err((e, blocking)) = r {
+                if let Some(e) = on_failure(e) {
+                    return Err(e);
+                }
+                if blocking {
+                    // Nothing to run and no way to wait: retry later rather than spin.
+                    std::thread::sleep(REACTOR_RETRY);
+                }
             }
         }
     }
@@ -771,34 +834,58 @@ impl Executor {
         polls
     }
 
-    fn park(&self) {
+    /// Blocks in the reactor unless work is pending; the reactor's error if its wait failed.
+    fn park(&self) -> Result<(), CoreError> {
         let s = self.s();
+        let mut r = Ok(());
         if s.parker.prepare_park() {
             // Last look: work published before PARKED would have seen RUNNING/NOTIFIED (a
             // signal handler on this thread may have queued locally meanwhile).
             if s.inbox.is_empty() && s.local.is_empty() && !s.main_woken.load(SeqCst) {
                 // SAFETY: owner thread.
                 unsafe { (*s.stats.get()).parks += 1 };
-                self.reactor_turn(Wait::Block);
+                r = self.reactor_turn(Wait::Block);
             }
         }
         s.parker.unparked();
+        r
     }
 
-    /// One reactor turn; drains the wake element when it was posted.
-    fn reactor_turn(&self, wait: Wait) {
+    /// One reactor turn; drains the wake element when it was posted. A failed turn (the poll
+    /// set cannot be waited on) is counted and reported once per run of failures; the caller
+    /// decides whether to go on.
+    fn reactor_turn(&self, wait: Wait) -> Result<(), CoreError> {
         let s = self.s();
         // Running again as soon as the wait returns: the timers and fds it dispatches wake
         // tasks on this thread, which then need no doorbell ring.
         match self.reactor.turn_then(wait, || s.parker.unparked()) {
             Ok(t) => {
                 if t.woken {
-                    self.s().wake.drain();
+                    s.wake.drain();
                 }
+                let failed = self.failing.replace(0);
+                if failed > 0 {
+                    tracing::warn!(
+                        executor = s.name,
+                        failed_turns = failed,
+                        "reactor works again"
+                    );
+                }
+                Ok(())
             }
-            // The poll set or the timer fd failing means the executor can no longer wait
-            // correctly; going on would spin or sleep forever.
-            Err(e) => panic!("executor {}: reactor failed: {e}", self.s().name),
+            Err(e) => {
+                // SAFETY: owner thread.
+                unsafe { (*s.stats.get()).reactor_errors += 1 };
+                if self.failing.replace(self.failing.get().saturating_add(1)) == 0 {
+                    tracing::error!(
+                        executor = s.name,
+                        error = %e,
+                        "reactor turn failed: timers and fds of this executor are not served \
+                         until it works again"
+                    );
+                }
+                Err(e)
+            }
         }
     }
 
@@ -829,7 +916,11 @@ impl Executor {
             {
                 break;
             }
-            self.park();
+            if self.park().is_err() {
+                // Cancelled tasks need no reactor; spawns and wakes in flight on other
+                // threads are looked for again shortly, never panicked on.
+                std::thread::sleep(REACTOR_RETRY);
+            }
         }
         CURRENT.with(|c| c.set(prev));
     }

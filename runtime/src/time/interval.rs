@@ -1,5 +1,5 @@
 use super::{sleep_until, Instant};
-use crate::core::{Error, ErrorKind, Result};
+use crate::core::{Error, ErrorKind, Result, Timestamp};
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
@@ -112,26 +112,46 @@ impl Interval {
 
     fn advance(&mut self, now: Instant) -> Tick {
         let deadline = self.next;
-        let lateness = now.saturating_duration_since(deadline);
-        let p = self.period.as_nanos();
-        let missed = (lateness.as_nanos() / p).min(u64::MAX as u128) as u64;
-        self.next = match self.policy {
-            MissedTicks::Burst => deadline + self.period,
-            MissedTicks::Delay => now + self.period,
-            MissedTicks::Skip => {
-                let steps = (missed as u128 + 1).min(u32::MAX as u128) as u32;
-                deadline + self.period.saturating_mul(steps)
-            }
-        };
+        let (next, missed) = schedule(
+            self.policy,
+            deadline.as_nanos(),
+            now.as_nanos(),
+            self.period.as_nanos(),
+        );
+        self.next = Instant::from_timestamp(Timestamp::from_nanos(next));
         self.ticks += 1;
-        self.missed += missed;
+        self.missed = self.missed.saturating_add(missed);
         Tick {
             deadline,
             now,
-            lateness,
+            lateness: now.saturating_duration_since(deadline),
             missed,
         }
     }
+}
+
+/// The schedule after a tick due at `deadline` was seen at `now` (ns on the monotonic clock),
+/// for a `period` of at least 1 ns: the next deadline, and the whole periods missed (saturated
+/// at `u64::MAX`). Exact for any stall: the arithmetic is in `u128`, and a deadline past the
+/// end of time saturates there (a timer that never fires).
+///
+/// - Burst: the next grid point after `deadline`.
+/// - Delay: `now + period`.
+/// - Skip: the first grid point strictly after `now` (`deadline + (missed + 1) * period`).
+fn schedule(policy: MissedTicks, deadline: u64, now: u64, period: u128) -> (u64, u64) {
+    let period = period.max(1);
+    let late = u128::from(now.saturating_sub(deadline));
+    let missed = late / period;
+    let next = match policy {
+        MissedTicks::Burst => u128::from(deadline) + period,
+        MissedTicks::Delay => u128::from(now) + period,
+        // missed * period <= late < 2^64 and period < 2^95: no overflow in u128.
+        MissedTicks::Skip => u128::from(deadline) + (missed + 1) * period,
+    };
+    (
+        u64::try_from(next).unwrap_or(u64::MAX),
+        u64::try_from(missed).unwrap_or(u64::MAX),
+    )
 }
 
 /// The future of [`Interval::tick`].
@@ -155,5 +175,68 @@ impl Future for TickFuture<'_> {
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SKIP: MissedTicks = MissedTicks::Skip;
+
+    #[test]
+    fn skip_lands_on_the_first_grid_point_after_now() {
+        // On time, late by less than a period, exactly on a grid point, between two.
+        assert_eq!(schedule(SKIP, 100, 100, 10), (110, 0));
+        assert_eq!(schedule(SKIP, 100, 109, 10), (110, 0));
+        assert_eq!(schedule(SKIP, 100, 110, 10), (120, 1));
+        assert_eq!(schedule(SKIP, 100, 135, 10), (140, 3));
+        // Seen early (a clock read before the deadline): the next period.
+        assert_eq!(schedule(SKIP, 100, 90, 10), (110, 0));
+    }
+
+    #[test]
+    fn skip_keeps_the_grid_after_stalls_longer_than_2_pow_32_periods() {
+        for (period, stall) in [
+            (1u128, (1u64 << 32) + 5),
+            (1, 1 << 40),
+            (3, (1 << 34) + 2),
+            (7, u64::MAX / 2),
+        ] {
+            let deadline = 1_000;
+            let now = deadline + stall;
+            let (next, missed) = schedule(SKIP, deadline, now, period);
+            let p = period as u64;
+            assert!(
+                next > now,
+                "period {period}, stall {stall}: {next} <= {now}"
+            );
+            assert!(next - p <= now, "not the first grid point after now");
+            assert_eq!((next - deadline) % p, 0, "off the grid");
+            assert_eq!(missed, stall / p);
+        }
+    }
+
+    #[test]
+    fn the_end_of_time_saturates() {
+        // A grid point past u64::MAX: the next deadline is the end of time (never fires).
+        assert_eq!(schedule(SKIP, u64::MAX - 5, u64::MAX, 10).0, u64::MAX);
+        assert_eq!(
+            schedule(MissedTicks::Burst, u64::MAX - 1, u64::MAX, 1 << 80).0,
+            u64::MAX
+        );
+        assert_eq!(
+            schedule(MissedTicks::Delay, 0, u64::MAX, 2),
+            (u64::MAX, u64::MAX / 2)
+        );
+        // The largest Duration (about 2^94 ns) does not overflow.
+        let huge = Duration::MAX.as_nanos();
+        assert_eq!(schedule(SKIP, 0, u64::MAX, huge), (u64::MAX, 0));
+    }
+
+    #[test]
+    fn burst_and_delay() {
+        assert_eq!(schedule(MissedTicks::Burst, 100, 135, 10), (110, 3));
+        assert_eq!(schedule(MissedTicks::Delay, 100, 135, 10), (145, 3));
     }
 }

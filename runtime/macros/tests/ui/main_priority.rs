@@ -1,6 +1,3 @@
-#[evl::main(priority = 0)]
-async fn zero() {}
-
 #[evl::main(priority = 100)]
 async fn hundred() {}
 
