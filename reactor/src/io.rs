@@ -102,12 +102,28 @@ pub(crate) struct Registrations {
 }
 
 impl Registrations {
-    pub(crate) fn new(ps: &PollSet, capacity: usize) -> Self {
-        Registrations {
-            slots: (0..capacity).map(|_| Slot::default()).collect(),
-            free: (0..capacity as u32).rev().collect(),
+    /// A table of `capacity` slots (checked by `Config::check`: at most `Config::MAX_FDS`),
+    /// or `CapacityExceeded` when the memory is refused: never an allocation abort.
+    pub(crate) fn new(ps: &PollSet, capacity: usize) -> Result<Self> {
+        let no_memory = |_| {
+            Error::new(
+                ErrorKind::CapacityExceeded,
+                "Reactor::new",
+                "cannot allocate the fd registration table: lower Config::fds",
+            )
+        };
+        let mut slots = Vec::new();
+        slots.try_reserve_exact(capacity).map_err(no_memory)?;
+        slots.resize_with(capacity, Slot::default);
+        let mut free = Vec::new();
+        free.try_reserve_exact(capacity).map_err(no_memory)?;
+        // capacity <= Config::MAX_FDS < 2^32: the indices fit a u32.
+        free.extend((0..capacity as u32).rev());
+        Ok(Registrations {
+            slots: slots.into_boxed_slice(),
+            free,
             edge: ps.supports_edge(),
-        }
+        })
     }
 
     fn slot(&mut self, t: Token, op: &'static str) -> Result<&mut Slot> {
@@ -165,13 +181,16 @@ impl Registrations {
         woken
     }
 
-    /// Readiness check; registers `waker` and arms the fd when not ready.
+    /// Readiness check; registers `waker` and arms the fd when not ready. A waker it
+    /// replaces is handed back in `old`, for the caller to drop once the table is released
+    /// (dropping a waker may run any code, which may come back to this reactor).
     pub(crate) fn poll_ready(
         &mut self,
         ps: &PollSet,
         t: Token,
         d: Direction,
         waker: &Waker,
+        old: &mut Option<Waker>,
     ) -> Result<bool> {
         const OP: &str = "Reactor::poll_ready";
         let s = self.slot(t, OP)?;
@@ -181,7 +200,7 @@ impl Registrations {
         let side = s.side(d);
         match &side.waker {
             Some(w) if w.will_wake(waker) => {}
-            _ => side.waker = Some(waker.clone()),
+            _ => *old = side.waker.replace(waker.clone()),
         }
         if self.edge {
             return Ok(false); // watched for every edge since `register`
@@ -225,11 +244,19 @@ impl Registrations {
         if want != 0 && !edge {
             // SAFETY: the fd is open while registered.
             let fd = unsafe { BorrowedFd::borrow_raw(s.fd) };
-            if ps
-                .modify(fd, PollFlags::ONESHOT | flags(want), t.raw())
-                .is_ok()
-            {
-                s.armed = want;
+            match ps.modify(fd, PollFlags::ONESHOT | flags(want), t.raw()) {
+                Ok(()) => s.armed = want,
+                // Not re-armed (the fd was closed behind the reactor's back): wake the side
+                // still waiting, whose next poll_ready meets the error instead of waiting
+                // for a report that cannot come.
+                Err(_) => {
+                    if woken.0.is_none() {
+                        woken.0 = s.read.waker.take();
+                    }
+                    if woken.1.is_none() {
+                        woken.1 = s.write.waker.take();
+                    }
+                }
             }
         }
         woken

@@ -24,7 +24,7 @@
 use crate::io::{Direction, Registrations, Token, Woken};
 use crate::timer::{Entry, Full, Wheel};
 use evl_core::poll::{PollEvent, PollFlags, PollSet};
-use evl_core::{Clock, Error, ErrorKind, Result, Timestamp};
+use evl_core::{Clock, ErrorKind, Result, Timestamp};
 use std::cell::{Cell, RefCell};
 use std::os::fd::BorrowedFd;
 use std::pin::Pin;
@@ -148,14 +148,7 @@ impl Reactor {
     /// Sizes are checked: a zero `timers_per_turn` or a size the table cannot hold is an
     /// [`ErrorKind::InvalidArgument`] error naming the field.
     pub fn new(cfg: Config, wake: Option<BorrowedFd<'_>>) -> Result<Self> {
-        const OP: &str = "Reactor::new";
-        if cfg.timers_per_turn == 0 {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                OP,
-                "Config::timers_per_turn must be at least 1",
-            ));
-        }
+        cfg.check()?;
         let poll = PollSet::new()?;
         if let Some(w) = wake {
             poll.add(w, PollFlags::IN, TOKEN_WAKE)?;
@@ -163,7 +156,7 @@ impl Reactor {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Reactor {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            io: RefCell::new(Registrations::new(&poll, cfg.fds)),
+            io: RefCell::new(Registrations::new(&poll, cfg.fds)?),
             poll,
             last_deadline: Cell::new(None),
             timers_per_turn: cfg.timers_per_turn,
@@ -330,7 +323,14 @@ impl Reactor {
 
     /// Ready in direction `d`? If not, `waker` is woken when it may be.
     pub fn poll_ready(&self, t: Token, d: Direction, waker: &Waker) -> Poll<Result<()>> {
-        match self.io.borrow_mut().poll_ready(&self.poll, t, d, waker) {
+        let mut old = None;
+        let r = self
+            .io
+            .borrow_mut()
+            .poll_ready(&self.poll, t, d, waker, &mut old);
+        // Dropped with the table released: its Drop may deregister or arm on this reactor.
+        drop(old);
+        match r {
             Ok(true) => Poll::Ready(Ok(())),
             Ok(false) => Poll::Pending,
             Err(e) => Poll::Ready(Err(e)),

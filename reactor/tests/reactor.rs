@@ -10,8 +10,13 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::{Poll, Wake, Waker};
 
-fn host() {
+/// The host backend, with the calling thread attached (poll sets need it, as on EVL).
+fn host() -> evl_reactor::core::Thread {
     let _ = backend::select(Selection::Force(Backend::Host));
+    evl_reactor::core::Thread::attach(
+        evl_reactor::core::ThreadConfig::new("reactor-test").lock_memory(false),
+    )
+    .unwrap()
 }
 
 #[derive(Default)]
@@ -29,7 +34,7 @@ fn counter() -> (Arc<Count>, Waker) {
 
 #[test]
 fn the_blocking_wait_is_bounded_by_the_exact_earliest_deadline() {
-    host();
+    let _me = host();
     let r = Reactor::new(Config::default(), None).unwrap();
     let (a, b) = (pin!(Entry::new()), pin!(Entry::new()));
     let (ca, wa) = counter();
@@ -71,7 +76,7 @@ fn the_blocking_wait_is_bounded_by_the_exact_earliest_deadline() {
 
 #[test]
 fn a_burst_of_due_timers_fires_over_several_turns_in_deadline_order() {
-    host();
+    let _me = host();
     let cfg = Config {
         timers_per_turn: 4,
         ..Config::default()
@@ -107,7 +112,7 @@ fn a_burst_of_due_timers_fires_over_several_turns_in_deadline_order() {
 
 #[test]
 fn sizes_are_checked() {
-    host();
+    let _me = host();
     let cfg = Config {
         timers_per_turn: 0,
         ..Config::default()
@@ -119,7 +124,7 @@ fn sizes_are_checked() {
 
 #[test]
 fn timers_fire_in_deadline_order_never_early() {
-    host();
+    let _me = host();
     let r = Reactor::new(Config::default(), None).unwrap();
     let entries = [pin!(Entry::new()), pin!(Entry::new()), pin!(Entry::new())];
     let counters: Vec<_> = (0..3).map(|_| counter()).collect();
@@ -152,7 +157,7 @@ fn timers_fire_in_deadline_order_never_early() {
 
 #[test]
 fn fd_readiness_wakes_exactly_the_ready_fds() {
-    host();
+    let _me = host();
     let r = Reactor::new(
         Config {
             timers: 4,
@@ -207,7 +212,7 @@ fn fd_readiness_wakes_exactly_the_ready_fds() {
 
 #[test]
 fn registration_capacity_is_a_typed_error() {
-    host();
+    let _me = host();
     let r = Reactor::new(
         Config {
             timers: 1,
@@ -232,7 +237,7 @@ fn registration_capacity_is_a_typed_error() {
 
 #[test]
 fn the_wake_element_ends_a_blocking_turn() {
-    host();
+    let _me = host();
     let wake = Arc::new(Semaphore::new(0).unwrap());
     let r = Reactor::new(Config::default(), Some(wake.poll_fd())).unwrap();
     let w2 = wake.clone();

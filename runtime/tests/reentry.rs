@@ -167,7 +167,6 @@ fn an_fd_waker_may_deregister_its_own_fd_and_arm_a_timer_when_woken() {
 }
 
 #[test]
-#[ignore = "needs Registrations::poll_ready to hand the replaced waker out of the io borrow (reactor/src/io.rs, see the robust branch report)"]
 fn replacing_an_fd_waker_whose_drop_deregisters_another_fd_does_not_panic() {
     host();
     let ex = Executor::new().unwrap();
