@@ -2,10 +2,14 @@
 //! calls that map to out-of-band calls on the EVL core, and allocates nothing.
 //!
 //! One round exercises: an interval tick, a sleep, a timeout that completes and one that
-//! expires, `AsyncFd` reads and writes on a pipe and on a Unix socket, an `AsyncSemaphore`
-//! and an `AsyncFlags` posted by another thread, an xbuf stream both ways, a cross-thread
-//! `Notify`, a task spawned through a `Spawner` from another thread (its handle dropped
-//! there), local spawn/join, a static-pool spawn/join, and EDF-ordered tasks.
+//! expires, `AsyncFd` reads and writes on an EVL file (an xbuf's real-time end: `oob_read`
+//! and `oob_write` on the core) and, on the host, on a pipe and a Unix socket, an
+//! `AsyncSemaphore` and an `AsyncFlags` posted by another thread, an xbuf stream both ways,
+//! a cross-thread `Notify`, a task spawned through a `Spawner` from another thread (its
+//! handle dropped there), local spawn/join, a static-pool spawn/join, and EDF-ordered tasks.
+//!
+//! The backend is the auto-detected one (`EVL_BACKEND` overrides); the seccomp tests force
+//! the host backend.
 //!
 //! - `no_system_call_outside_the_allow_list` runs that steady state in a child process whose
 //!   executor thread is under a seccomp allow-list (`evl-syscall-guard`): the one wait
@@ -17,6 +21,8 @@
 //!   `Mutex` into the same loop and check the guard fails naming the call: the allow-list
 //!   has teeth.
 //! - `steady_state_allocates_nothing` runs it under the counting allocator.
+//! - `steady_state_stays_out_of_band_on_the_core` (EVL only) runs it on the real core and
+//!   reads the core's own counts for the executor thread: no switch to the in-band stage.
 
 use evl::core::{Flags, FlagsMode, Semaphore, Xbuf};
 use evl::io::{AsyncFd, AsyncFlags, AsyncSemaphore, XbufStream};
@@ -24,6 +30,7 @@ use evl::sync::Notify;
 use evl::time::{self, Instant, MissedTicks};
 use evl::Executor;
 use futures_io::{AsyncRead, AsyncWrite};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::SeqCst};
@@ -39,6 +46,12 @@ const FAULT_ENV: &str = "EVL_STEADY_FAULT";
 
 fn host() {
     let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
+}
+
+/// The auto-detected backend (or the one `EVL_BACKEND` names).
+fn auto() -> evl::Backend {
+    let sel = evl::core::backend::selection_from_env().unwrap();
+    evl::core::backend::select(sel).unwrap()
 }
 
 static PEER_NOTE: Notify = Notify::new();
@@ -63,6 +76,7 @@ fn peer_thread(
     sem: Arc<Semaphore>,
     flags: Arc<Flags>,
     inband: evl::core::XbufEnd,
+    echo: evl::core::XbufEnd,
     spawner: evl::Spawner,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
@@ -95,6 +109,13 @@ fn peer_thread(
                 at += inband.read(&mut back[at..]).unwrap();
             }
             assert_eq!(back, [!(r as u8); 16]);
+            // Echo what the executor's AsyncFd wrote on the other xbuf.
+            let mut e = [0u8; 4];
+            let mut at = 0;
+            while at < 4 {
+                at += echo.read(&mut e[at..]).unwrap();
+            }
+            assert_eq!(echo.write(&e).unwrap(), 4);
             done = r;
         }
     })
@@ -138,13 +159,16 @@ fn steady_state(w: &mut dyn Window) -> usize {
     let sem = Arc::new(Semaphore::new(0).unwrap());
     let flags = Arc::new(Flags::new(0).unwrap());
     let (rt, inband) = Xbuf::new(4096, 4096).unwrap().into_ends();
+    let (echo_rt, echo_inband) = Xbuf::new(4096, 4096).unwrap().into_ends();
     let peer_t = peer_thread(
         peer.clone(),
         sem.clone(),
         flags.clone(),
         inband,
+        echo_inband,
         ex.spawner(),
     );
+    let on_host = evl::core::backend::current().unwrap() == evl::Backend::Host;
     let (pipe_r, pipe_w) = {
         let mut fds = [0; 2];
         // SAFETY: `fds` has room for the two descriptors pipe2 writes.
@@ -163,10 +187,20 @@ fn steady_state(w: &mut dyn Window) -> usize {
         let asem = AsyncSemaphore::new(&*sem).unwrap();
         let aflags = AsyncFlags::new(&*flags).unwrap();
         let mut x = XbufStream::new(rt).unwrap();
-        let mut pr = AsyncFd::new_nonblocking(pipe_r).unwrap();
-        let mut pw = AsyncFd::new_nonblocking(pipe_w).unwrap();
-        let mut sa = AsyncFd::new_nonblocking(sock_a).unwrap();
-        let mut sb = AsyncFd::new_nonblocking(sock_b).unwrap();
+        // An EVL file through AsyncFd: the xbuf's real-time end (one descriptor on the core,
+        // a pipe each way on the host). Reads and writes go straight to the fd.
+        let (rfd, wfd) = (echo_rt.read_fd(), echo_rt.write_fd());
+        let mut er = AsyncFd::new(rfd).unwrap();
+        let mut ew = (wfd.as_raw_fd() != rfd.as_raw_fd()).then(|| AsyncFd::new(wfd).unwrap());
+        // Pipes and sockets: ordinary fds, which only the host's poll sets watch.
+        let mut host_fds = on_host.then(|| {
+            (
+                AsyncFd::new_nonblocking(pipe_r).unwrap(),
+                AsyncFd::new_nonblocking(pipe_w).unwrap(),
+                AsyncFd::new_nonblocking(sock_a).unwrap(),
+                AsyncFd::new_nonblocking(sock_b).unwrap(),
+            )
+        });
         let mut iv = time::interval(Duration::from_micros(500))
             .unwrap()
             .with_policy(MissedTicks::Skip);
@@ -200,15 +234,23 @@ fn steady_state(w: &mut dyn Window) -> usize {
             write_all(&mut x, &[!(r as u8); 16]).await;
             PEER_NOTE.notified().await;
             SPAWNED.notified().await;
-            // Pipes and sockets through AsyncFd.
+            // AsyncFd: the EVL file, echoed by the peer; pipes and sockets on the host.
             let msg = r.to_le_bytes();
             let mut got = [0u8; 4];
-            write_all(&mut pw, &msg).await;
-            read_exact(&mut pr, &mut got).await;
+            match ew.as_mut() {
+                Some(w) => write_all(w, &msg).await,
+                None => write_all(&mut er, &msg).await,
+            }
+            read_exact(&mut er, &mut got).await;
             assert_eq!(got, msg);
-            write_all(&mut sa, &msg).await;
-            read_exact(&mut sb, &mut got).await;
-            assert_eq!(got, msg);
+            if let Some((pr, pw, sa, sb)) = host_fds.as_mut() {
+                write_all(pw, &msg).await;
+                read_exact(pr, &mut got).await;
+                assert_eq!(got, msg);
+                write_all(sa, &msg).await;
+                read_exact(sb, &mut got).await;
+                assert_eq!(got, msg);
+            }
             // Spawn and join: local, from a static pool, and two EDF tasks released
             // together: the one with the earlier deadline runs first.
             assert_eq!(
@@ -396,10 +438,45 @@ fn steady_state_allocates_nothing() {
     if evl_syscall_guard::is_child() {
         return; // a child run for another test
     }
-    host();
+    auto();
     assert_eq!(
         steady_state(&mut Count),
         0,
         "allocations in the steady state"
+    );
+}
+
+/// The core's count of the executor thread's switches to the in-band stage, over the window.
+struct StageCount(u64);
+
+fn inband_switches() -> u64 {
+    evl::core::Thread::current_core_stats()
+        .unwrap()
+        .expect("the executor attached its thread")
+        .inband_switches
+}
+
+impl Window for StageCount {
+    fn start(&mut self) {
+        self.0 = inband_switches();
+    }
+    fn stop(&mut self) -> usize {
+        (inband_switches() - self.0) as usize
+    }
+}
+
+#[test]
+fn steady_state_stays_out_of_band_on_the_core() {
+    if evl_syscall_guard::is_child() {
+        return;
+    }
+    if auto() != evl::Backend::Evl {
+        eprintln!("SKIPPED (evl only): no EVL core on this machine (/dev/evl/control missing)");
+        return;
+    }
+    assert_eq!(
+        steady_state(&mut StageCount(0)),
+        0,
+        "switches to the in-band stage in the steady state"
     );
 }
