@@ -161,6 +161,13 @@ impl Observable {
 
     pub(crate) fn subscribe(&self, backlog: usize) -> Result<Subscriber> {
         const OP: &str = "Observable::subscribe";
+        // Its poll group is opened now (in-band, as subscribing is), not on the first wait.
+        let wait = OobWait::new(
+            self.shared.fd.as_raw_fd(),
+            libc::POLLIN,
+            Some(&self.shared.bell),
+            OP,
+        )?;
         let sub = abi36::EvlSubscription {
             backlog_count: backlog as u32,
             flags: abi36::EVL_NOTIFY_ALWAYS,
@@ -189,9 +196,8 @@ impl Observable {
             e => Error::from_errno(e, OP, "the core refused the subscription"),
         })?;
         self.shared.subscribers.fetch_add(1, Ordering::SeqCst);
-        let fd = self.shared.fd.as_raw_fd();
         Ok(Subscriber {
-            wait: OobWait::new(fd, libc::POLLIN, Some(&self.shared.bell)),
+            wait,
             // SAFETY: pthread_self has no preconditions.
             owner: unsafe { libc::pthread_self() },
             backlog,

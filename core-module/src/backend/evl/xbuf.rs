@@ -22,7 +22,7 @@ use crate::name::Name;
 use crate::time::{Clock, Timestamp};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The largest ring the core can allocate in one piece (`kzalloc`, bounded by
@@ -162,16 +162,18 @@ impl Bell {
     }
 }
 
-/// An EVL poll group watching one element descriptor for `events`, and optionally a bell,
-/// created on the first out-of-band wait (adding descriptors to a poll group is an
-/// out-of-band request: only an attached thread can build it). Waiting allocates nothing.
-/// The group is the poll module's, so the guard against the core's per-thread watch-table
-/// cache covers these waits and every `PollSet` alike.
+/// An EVL poll group watching one element descriptor for `events`, and optionally a bell.
+/// The group's descriptor is opened with the xbuf (an in-band `open` of `/dev/evl/poll`:
+/// never on a real-time thread's steady-state path); the descriptors are added to it by the
+/// first out-of-band wait (adding is an out-of-band request: only an attached thread can
+/// make it, and it keeps that thread on its stage). Waiting allocates nothing. The group is
+/// the poll module's, so the guard against the core's per-thread watch-table cache covers
+/// these waits and every `PollSet` alike.
 #[derive(Debug)]
 pub(super) struct OobWait {
-    group: OnceLock<Group>,
-    fd: RawFd,
-    events: u32,
+    group: Group,
+    /// The bell was added to the group (by the first wait).
+    bell_added: AtomicBool,
     bell: Option<RawFd>,
 }
 
@@ -186,28 +188,33 @@ pub(super) enum Woke {
 
 impl OobWait {
     /// A waiter for `events` on `fd` (and `bell`'s out-of-band side); both descriptors must
-    /// outlive it.
-    pub(super) fn new(fd: RawFd, events: libc::c_short, bell: Option<&Bell>) -> OobWait {
-        OobWait {
-            group: OnceLock::new(),
-            fd,
-            events: events as u16 as u32,
+    /// outlive it. Opens the poll group now.
+    pub(super) fn new(
+        fd: RawFd,
+        events: libc::c_short,
+        bell: Option<&Bell>,
+        op: &'static str,
+    ) -> Result<OobWait> {
+        Ok(OobWait {
+            group: Group::with_anchor_events(fd, events as u16 as u32, op)?,
+            bell_added: AtomicBool::new(false),
             bell: bell.map(Bell::oob_fd),
-        }
+        })
     }
 
+    /// The group, with the bell in it (added by the first wait, out-of-band).
     fn group(&self, op: &'static str) -> Result<&Group> {
-        if let Some(g) = self.group.get() {
-            return Ok(g);
-        }
-        let g = Group::with_anchor_events(self.fd, self.events, op)?;
         if let Some(b) = self.bell {
-            g.add_raw(b, libc::POLLIN as u32, 1)
-                .map_err(|e| io_error(e, op))?;
+            if !self.bell_added.load(Ordering::Acquire) {
+                // Two threads waiting for the first time at once: one add fails with EEXIST,
+                // which is as good as success.
+                match self.group.add_raw(b, libc::POLLIN as u32, 1) {
+                    Ok(()) | Err(libc::EEXIST) => self.bell_added.store(true, Ordering::Release),
+                    Err(e) => return Err(io_error(e, op)),
+                }
+            }
         }
-        // Another thread may have built one meanwhile: then ours is dropped, theirs is used.
-        let _ = self.group.set(g);
-        Ok(self.group.get().expect("just set"))
+        Ok(&self.group)
     }
 
     /// Waits out-of-band until the element reports an event or the bell rang, until the
@@ -344,8 +351,9 @@ struct Shared {
 pub(crate) struct End {
     side: Side,
     /// Out-of-band waits of the real-time end (unused by the in-band end).
-    read_wait: OobWait,
-    write_wait: OobWait,
+    /// The real-time end's waits (`None` for the in-band end, which waits with `ppoll`).
+    read_wait: Option<OobWait>,
+    write_wait: Option<OobWait>,
     shared: Arc<Shared>,
 }
 
@@ -360,16 +368,22 @@ fn check_size(n: usize, op: &'static str) -> Result<u32> {
     Ok(n as u32)
 }
 
-fn ends(shared: Shared) -> (End, End) {
+fn ends(shared: Shared, op: &'static str) -> Result<(End, End)> {
     let shared = Arc::new(shared);
     let fd = shared.fd.as_raw_fd();
-    let mk = |side| End {
-        side,
-        read_wait: OobWait::new(fd, libc::POLLIN, shared.bell.as_ref()),
-        write_wait: OobWait::new(fd, libc::POLLOUT, shared.bell.as_ref()),
+    let rt = End {
+        side: Side::Rt,
+        read_wait: Some(OobWait::new(fd, libc::POLLIN, shared.bell.as_ref(), op)?),
+        write_wait: Some(OobWait::new(fd, libc::POLLOUT, shared.bell.as_ref(), op)?),
         shared: shared.clone(),
     };
-    (mk(Side::Rt), mk(Side::Inband))
+    let inband = End {
+        side: Side::Inband,
+        read_wait: None,
+        write_wait: None,
+        shared,
+    };
+    Ok((rt, inband))
 }
 
 /// A new xbuf: private (split ends see each other go) or public (visible as
@@ -419,14 +433,17 @@ pub(crate) fn create(name: Option<Name<'_>>, to_rt: usize, to_inband: usize) -> 
         None => Some(Bell::new(OP)?),
         Some(_) => None,
     };
-    Ok(ends(Shared {
-        bell,
-        rt_gone: AtomicBool::new(false),
-        inband_gone: AtomicBool::new(false),
-        rt_writes: to_inband,
-        inband_writes: to_rt,
-        fd,
-    }))
+    ends(
+        Shared {
+            bell,
+            rt_gone: AtomicBool::new(false),
+            inband_gone: AtomicBool::new(false),
+            rt_writes: to_inband,
+            inband_writes: to_rt,
+            fd,
+        },
+        OP,
+    )
 }
 
 /// Opens the public xbuf `name`.
@@ -435,14 +452,17 @@ pub(crate) fn open(name: Name<'_>) -> Result<(End, End)> {
     let fd = sys::open_element(abi36::EVL_XBUF_DEV, name.as_str(), OP)?;
     set_nonblock(fd.as_fd(), OP)?;
     let (to_inband, to_rt) = ring_sizes(name.as_str()).unwrap_or((0, 0));
-    Ok(ends(Shared {
-        bell: None,
-        rt_gone: AtomicBool::new(false),
-        inband_gone: AtomicBool::new(false),
-        rt_writes: to_inband,
-        inband_writes: to_rt,
-        fd,
-    }))
+    ends(
+        Shared {
+            bell: None,
+            rt_gone: AtomicBool::new(false),
+            inband_gone: AtomicBool::new(false),
+            rt_writes: to_inband,
+            inband_writes: to_rt,
+            fd,
+        },
+        OP,
+    )
 }
 
 /// The ring sizes of the public xbuf `name`, (inbound, outbound), from the `rings` attribute
@@ -541,7 +561,10 @@ impl End {
                 } else {
                     &self.write_wait
                 };
-                w.wait(deadline, op, TIMEOUT_HINT)
+                match w {
+                    Some(w) => w.wait(deadline, op, TIMEOUT_HINT),
+                    None => Err(Error::new(ErrorKind::Other, op, "no poll group")),
+                }
             }
             Side::Inband => inband_wait(
                 self.fd(),
