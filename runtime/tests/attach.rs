@@ -4,8 +4,12 @@
 use evl::core::{Thread, ThreadConfig};
 use evl::Executor;
 
-fn host() {
-    let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
+/// The backend these tests run on: `EVL_BACKEND`, else auto-detected (the real core where
+/// `/dev/evl` exists, the host backend elsewhere).
+fn backend() {
+    let _ = evl::core::backend::select(
+        evl::core::backend::selection_from_env().expect("EVL_BACKEND is host, evl or auto"),
+    );
 }
 
 /// Runs `f` on a fresh thread (attachment is per thread).
@@ -15,7 +19,7 @@ fn on_thread(f: impl FnOnce() + Send + 'static) {
 
 #[test]
 fn an_executor_attaches_a_plain_thread_and_detaches_it_when_dropped() {
-    host();
+    backend();
     on_thread(|| {
         assert!(!Thread::is_attached());
         let ex = Executor::new().unwrap();
@@ -33,7 +37,7 @@ fn an_executor_attaches_a_plain_thread_and_detaches_it_when_dropped() {
 
 #[test]
 fn executors_on_one_thread_share_the_attachment_until_the_last_goes() {
-    host();
+    backend();
     on_thread(|| {
         let a = Executor::new().unwrap();
         let b = Executor::new().unwrap();
@@ -47,7 +51,7 @@ fn executors_on_one_thread_share_the_attachment_until_the_last_goes() {
 
 #[test]
 fn a_thread_the_application_attached_stays_attached() {
-    host();
+    backend();
     on_thread(|| {
         let me = Thread::attach(ThreadConfig::new("app").lock_memory(false)).unwrap();
         let ex = Executor::new().unwrap();
@@ -63,7 +67,7 @@ fn a_thread_the_application_attached_stays_attached() {
 
 #[test]
 fn attaching_keeps_the_threads_policy() {
-    host();
+    backend();
     on_thread(|| {
         let before = evl::core::thread::current_policy().unwrap();
         let ex = Executor::new().unwrap();

@@ -11,8 +11,12 @@ use std::time::Duration;
 #[path = "support/blocked.rs"]
 mod blocked;
 
-fn host() {
-    let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
+/// The backend these tests run on: `EVL_BACKEND`, else auto-detected (the real core where
+/// `/dev/evl` exists, the host backend elsewhere).
+fn backend() {
+    let _ = evl::core::backend::select(
+        evl::core::backend::selection_from_env().expect("EVL_BACKEND is host, evl or auto"),
+    );
 }
 
 /// A one-shot flag another thread sets, with the waker of whoever awaits it.
@@ -44,7 +48,7 @@ impl Signal {
 
 #[test]
 fn block_on_and_join_return_outputs() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     let out = ex.block_on(async {
         let a = evl::spawn(async { 20 }).unwrap();
@@ -58,7 +62,7 @@ fn block_on_and_join_return_outputs() {
 
 #[test]
 fn tasks_run_in_fifo_order_and_yield_round_robin() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
     ex.block_on(async {
@@ -84,7 +88,7 @@ fn tasks_run_in_fifo_order_and_yield_round_robin() {
 
 #[test]
 fn a_wake_from_another_thread_unparks_the_executor() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     let sig = Arc::new(Signal::default());
     let pending = Arc::new(AtomicBool::new(false));
@@ -118,7 +122,7 @@ fn a_wake_from_another_thread_unparks_the_executor() {
 
 #[test]
 fn waking_many_times_queues_once_and_waking_a_finished_task_is_harmless() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     let polls = Arc::new(AtomicUsize::new(0));
     let stash: Arc<Mutex<Option<Waker>>> = Arc::default();
@@ -170,7 +174,7 @@ impl Drop for DropFlag {
 
 #[test]
 fn abort_drops_the_future_and_the_handle_reports_cancelled() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     let dropped = Arc::new(AtomicBool::new(false));
     let flag = DropFlag(dropped.clone());
@@ -191,7 +195,7 @@ fn abort_drops_the_future_and_the_handle_reports_cancelled() {
 
 #[test]
 fn a_panicking_task_is_contained_and_reported() {
-    host();
+    backend();
     let ex = Executor::builder()
         .panic_policy(PanicPolicy::Isolate)
         .build()
@@ -214,7 +218,7 @@ fn a_panicking_task_is_contained_and_reported() {
 
 #[test]
 fn capacity_and_slot_size_are_typed_errors() {
-    host();
+    backend();
     let ex = Executor::builder()
         .capacity(2)
         .slot_size(256)
@@ -254,7 +258,7 @@ fn capacity_and_slot_size_are_typed_errors() {
 
 #[test]
 fn dropping_the_executor_cancels_live_tasks() {
-    host();
+    backend();
     let dropped = Arc::new(AtomicBool::new(false));
     let flag = DropFlag(dropped.clone());
     let ex = Executor::new().unwrap();
@@ -276,7 +280,7 @@ fn dropping_the_executor_cancels_live_tasks() {
 
 #[test]
 fn detached_tasks_keep_running() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     let ran = Arc::new(AtomicBool::new(false));
     let r2 = ran.clone();
@@ -295,7 +299,7 @@ fn detached_tasks_keep_running() {
 
 #[test]
 fn spawners_on_other_threads_feed_the_executor() {
-    host();
+    backend();
     let ex = Executor::builder().capacity(256).build().unwrap();
     let done = Arc::new(AtomicUsize::new(0));
     let all = Arc::new(Signal::default());
@@ -327,7 +331,7 @@ fn spawners_on_other_threads_feed_the_executor() {
 
 #[test]
 fn no_wake_is_lost_under_a_cross_thread_storm() {
-    host();
+    backend();
     const THREADS: usize = 3;
     const PER: usize = 3000;
     let ex = Executor::new().unwrap();
@@ -382,7 +386,7 @@ mod signal_wake {
     /// executor is parked in its reactor: it must notice and run the task.
     #[test]
     fn a_wake_from_a_signal_handler_is_not_lost() {
-        host();
+        backend();
         // SAFETY: installing a handler that only touches atomics and a waker whose wake path
         // is async-signal-safe; the sigaction struct is fully initialised.
         unsafe {
@@ -424,7 +428,7 @@ mod signal_wake {
 
 #[test]
 fn edf_runs_the_earliest_deadline_first_and_counts_late_polls() {
-    host();
+    backend();
     use evl::time::Instant;
     let ex = Executor::builder().edf(true).build().unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
@@ -493,7 +497,7 @@ fn edf_runs_the_earliest_deadline_first_and_counts_late_polls() {
 fn abort_policy_ends_the_process() {
     use std::os::unix::process::ExitStatusExt;
     if std::env::var_os("EVL_TEST_ABORT_CHILD").is_some() {
-        host();
+        backend();
         let ex = Executor::builder()
             .panic_policy(PanicPolicy::Abort)
             .build()
@@ -530,7 +534,7 @@ fn abort_policy_ends_the_process() {
 
 #[test]
 fn a_panicking_drop_is_contained_at_cancel_and_completion() {
-    host();
+    backend();
     struct Bomb;
     impl Drop for Bomb {
         fn drop(&mut self) {
@@ -561,14 +565,14 @@ fn a_panicking_drop_is_contained_at_cancel_and_completion() {
 #[test]
 #[should_panic(expected = "block_on called from inside a block_on")]
 fn nested_block_on_is_refused() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     ex.block_on(async { ex.block_on(async {}) });
 }
 
 #[test]
 fn shutdown_racing_remote_wakes_and_spawns_finishes_every_task() {
-    host();
+    backend();
     for _ in 0..30 {
         let ex = Executor::new().unwrap();
         let wakers: Arc<Mutex<Vec<Waker>>> = Arc::default();

@@ -34,8 +34,12 @@ fn counting_allocator_sees_allocations() {
 
 // ---- helpers ----
 
-fn host() {
-    let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
+/// The backend these tests run on: `EVL_BACKEND`, else auto-detected (the real core where
+/// `/dev/evl` exists, the host backend elsewhere).
+fn backend() {
+    let _ = evl::core::backend::select(
+        evl::core::backend::selection_from_env().expect("EVL_BACKEND is host, evl or auto"),
+    );
 }
 
 async fn read_exact<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> std::io::Result<()> {
@@ -106,7 +110,7 @@ fn small_pipe() -> (File, OwnedFd) {
 
 #[test]
 fn async_fd_outside_an_executor_is_unsupported() {
-    host();
+    backend();
     let (a, _b) = UnixStream::pair().unwrap();
     let e = AsyncFd::new(a).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unsupported);
@@ -119,7 +123,7 @@ fn async_fd_outside_an_executor_is_unsupported() {
 
 #[test]
 fn unix_stream_echo_between_two_tasks_on_one_executor() {
-    host();
+    backend();
     let ex = Executor::builder().slot_size(1024).build().unwrap();
     let (a, b) = UnixStream::pair().unwrap();
     let echo = ex
@@ -158,7 +162,7 @@ fn unix_stream_echo_between_two_tasks_on_one_executor() {
 
 #[test]
 fn ready_guard_try_io_clears_readiness_on_would_block() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     ex.block_on(async {
         let (a, mut b) = UnixStream::pair().unwrap();
@@ -197,7 +201,7 @@ fn ready_guard_try_io_clears_readiness_on_would_block() {
 
 #[test]
 fn dropping_pending_futures_and_objects_leaves_no_registration() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     let ex = &ex;
     ex.block_on(async {
@@ -273,7 +277,7 @@ fn dropping_pending_futures_and_objects_leaves_no_registration() {
 
 #[test]
 fn an_object_that_outlives_its_executor_is_dropped_without_touching_it() {
-    host();
+    backend();
     let (a, _b) = UnixStream::pair().unwrap();
     let ex = Executor::new().unwrap();
     let fd = ex.block_on(async { AsyncFd::new_nonblocking(a).unwrap() });
@@ -296,7 +300,7 @@ fn an_object_that_outlives_its_executor_is_dropped_without_touching_it() {
 
 #[test]
 fn two_wrappers_of_one_element_in_one_executor() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     let sem = Arc::new(Semaphore::new(0).unwrap());
     let poster = sem.clone();
@@ -339,7 +343,7 @@ fn two_wrappers_of_one_element_in_one_executor() {
 
 #[test]
 fn xbuf_round_trip_between_a_task_and_a_thread() {
-    host();
+    backend();
     const N: usize = 256 * 1024;
     let data = Arc::new(pattern(N));
     // Small rings: the task and the threads wait for each other often.
@@ -387,7 +391,7 @@ fn xbuf_round_trip_between_a_task_and_a_thread() {
 
 #[test]
 fn xbuf_stream_typed_api_and_end_of_stream() {
-    host();
+    backend();
     let (rt, inband) = Xbuf::new(4096, 4096).unwrap().into_ends();
     let ex = Executor::new().unwrap();
     ex.block_on(async {
@@ -420,7 +424,7 @@ fn xbuf_stream_typed_api_and_end_of_stream() {
 
 #[test]
 fn proxy_async_write_waits_for_room_and_loses_nothing() {
-    host();
+    backend();
     const N: usize = 200 * 1024;
     let data = Arc::new(pattern(N));
     let (mut target_r, target_w) = small_pipe();
@@ -469,7 +473,7 @@ fn proxy_async_write_waits_for_room_and_loses_nothing() {
 
 #[test]
 fn notifications_stream_yields_every_update_in_order_then_ends() {
-    host();
+    backend();
     let obs = Observable::new().unwrap();
     let sub = obs.subscribe(256).unwrap();
     let ex = Executor::new().unwrap();
@@ -501,7 +505,7 @@ fn notifications_stream_yields_every_update_in_order_then_ends() {
 
 #[test]
 fn timer_ticks_count_expirations() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     ex.block_on(async {
         let mut ticks = TimerTicks::new(Timer::new(Clock::Monotonic).unwrap()).unwrap();
@@ -539,7 +543,7 @@ fn timer_ticks_count_expirations() {
 
 #[test]
 fn twenty_semaphores_awaited_on_one_executor_posted_in_shuffled_order() {
-    host();
+    backend();
     const N: usize = 20;
     let ex = Executor::new().unwrap();
     let sems: Vec<Arc<Semaphore>> = (0..N)
@@ -597,7 +601,7 @@ fn twenty_semaphores_awaited_on_one_executor_posted_in_shuffled_order() {
 
 #[test]
 fn semaphore_timeouts_and_local_posts() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     ex.block_on(async {
         let s = AsyncSemaphore::new(Semaphore::new(1).unwrap()).unwrap();
@@ -613,7 +617,7 @@ fn semaphore_timeouts_and_local_posts() {
 
 #[test]
 fn flags_any_and_all_waits() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     let flags = Arc::new(Flags::new(0).unwrap());
     let f2 = flags.clone();
@@ -680,7 +684,7 @@ fn flags_any_and_all_waits() {
 
 #[test]
 fn one_executor_awaits_elements_and_timers_at_once() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     let sem = Arc::new(Semaphore::new(0).unwrap());
     let flags = Arc::new(Flags::new(0).unwrap());
@@ -741,7 +745,7 @@ fn one_executor_awaits_elements_and_timers_at_once() {
 
 #[test]
 fn steady_state_semaphore_and_xbuf_paths_allocate_nothing() {
-    host();
+    backend();
     const WARM: usize = 20;
     const ROUNDS: usize = 200;
     let ping = Arc::new(Semaphore::new(0).unwrap());

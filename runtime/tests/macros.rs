@@ -9,7 +9,7 @@ use core::time::Duration;
 use evl::time::Instant;
 use evl::{ExecutorConfig, Runtime, SpawnError};
 
-#[evl::test(backend = "host")]
+#[evl::test]
 async fn evl_test_spawns_sleeps_and_returns_ok() -> Result<(), evl::Error> {
     let answer = evl::spawn(async { 6 * 7 }).expect("a free task slot");
     let start = Instant::now();
@@ -19,7 +19,7 @@ async fn evl_test_spawns_sleeps_and_returns_ok() -> Result<(), evl::Error> {
     Ok(())
 }
 
-#[evl::test(backend = "host", tasks = 4, name = "small")]
+#[evl::test(tasks = 4, name = "small")]
 async fn evl_test_applies_the_executor_config() {
     let handles: Vec<_> = (0..4)
         .map(|i| evl::spawn(async move { i }).expect("4 slots"))
@@ -43,7 +43,7 @@ async fn worker(id: u32, ms: u64) -> u32 {
     id
 }
 
-#[evl::test(backend = "host")]
+#[evl::test]
 async fn task_pool_holds_pool_size_tasks_and_reuses_finished_slots() {
     let a = worker(1, 1).spawn().expect("slot 1 of 2");
     let b = worker(2, 20).spawn().expect("slot 2 of 2");
@@ -68,7 +68,7 @@ async fn patterns((a, b): (u32, u32), mut n: u32, _: (), label: &'static str) ->
     (n, label.len())
 }
 
-#[evl::test(backend = "host")]
+#[evl::test]
 async fn task_keeps_argument_patterns() {
     let h = patterns((1, 2), 3, (), "four")
         .spawn()
@@ -97,7 +97,9 @@ fn task_spawns_onto_another_executor_and_not_outside_one() {
         "spawn() needs a current executor"
     );
     let rt = Runtime::builder()
-        .backend(evl::core::backend::Selection::Force(evl::Backend::Host))
+        .backend(
+            evl::core::backend::selection_from_env().expect("EVL_BACKEND is host, evl or auto"),
+        )
         .handle_signals(false)
         .main(ExecutorConfig::new("macros-main").lock_memory(false))
         .executor(ExecutorConfig::new("macros-other").lock_memory(false))

@@ -19,7 +19,9 @@ fn counting_allocator_sees_allocations() {
 
 #[test]
 fn steady_state_runtime_paths_allocate_nothing() {
-    let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
+    let _ = evl::core::backend::select(
+        evl::core::backend::selection_from_env().expect("EVL_BACKEND is host, evl or auto"),
+    );
     let ex = Executor::new().unwrap();
     // A thread that wakes a waiting task from outside, repeatedly.
     let slot: Arc<Mutex<Option<Waker>>> = Arc::default();

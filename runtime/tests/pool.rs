@@ -5,8 +5,12 @@ use evl::{Executor, JoinError, SpawnError};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 
-fn host() {
-    let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
+/// The backend these tests run on: `EVL_BACKEND`, else auto-detected (the real core where
+/// `/dev/evl` exists, the host backend elsewhere).
+fn backend() {
+    let _ = evl::core::backend::select(
+        evl::core::backend::selection_from_env().expect("EVL_BACKEND is host, evl or auto"),
+    );
 }
 
 async fn double(x: u32, gate: Arc<AtomicBool>) -> u32 {
@@ -50,7 +54,7 @@ fn forever_task(
 
 #[test]
 fn a_pool_holds_n_tasks_and_reuses_released_slots() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     let gate = Arc::new(AtomicBool::new(false));
     ex.block_on(async {
@@ -74,7 +78,7 @@ fn a_pool_holds_n_tasks_and_reuses_released_slots() {
 // block_on hands the JoinHandle of a task spawned inside it back out, on purpose.
 #[allow(clippy::async_yields_async)]
 fn shutdown_cancels_pool_tasks_and_frees_their_slot() {
-    host();
+    backend();
     let dropped = Arc::new(AtomicBool::new(false));
     let ex = Executor::new().unwrap();
     let h = ex.block_on(async { forever_task(dropped.clone()).spawn().unwrap() });
@@ -108,7 +112,7 @@ fn triple_task(x: u32) -> PoolSpawn<impl std::future::Future<Output = u32> + 'st
 
 #[test]
 fn pool_tasks_spawn_onto_another_executor() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     let sp = ex.spawner();
     let h = std::thread::spawn(move || triple_task(14).spawn_on(&sp).unwrap())

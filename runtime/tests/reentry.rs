@@ -11,8 +11,12 @@ use std::rc::Rc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::Duration;
 
-fn host() {
-    let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
+/// The backend these tests run on: `EVL_BACKEND`, else auto-detected (the real core where
+/// `/dev/evl` exists, the host backend elsewhere).
+fn backend() {
+    let _ = evl::core::backend::select(
+        evl::core::backend::selection_from_env().expect("EVL_BACKEND is host, evl or auto"),
+    );
 }
 
 /// What a waker owns: dropped (with whatever it holds) when its last clone goes, woken by
@@ -68,7 +72,7 @@ fn payload(
 
 #[test]
 fn a_timer_waker_may_cancel_and_arm_timers_and_drop_fds_when_woken() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     ex.block_on(async {
         let (a, _b) = UnixStream::pair().unwrap();
@@ -121,7 +125,7 @@ fn a_timer_waker_may_cancel_and_arm_timers_and_drop_fds_when_woken() {
 
 #[test]
 fn an_fd_waker_may_deregister_its_own_fd_and_arm_a_timer_when_woken() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     ex.block_on(async {
         let (a, mut b) = UnixStream::pair().unwrap();
@@ -168,7 +172,7 @@ fn an_fd_waker_may_deregister_its_own_fd_and_arm_a_timer_when_woken() {
 
 #[test]
 fn replacing_an_fd_waker_whose_drop_deregisters_another_fd_does_not_panic() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     ex.block_on(async {
         let (a, _b) = UnixStream::pair().unwrap();

@@ -5,8 +5,12 @@ use evl::io::AsyncFd;
 use evl::{ErrorKind, Executor};
 use std::time::Duration;
 
-fn host() {
-    let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
+/// The backend these tests run on: `EVL_BACKEND`, else auto-detected (the real core where
+/// `/dev/evl` exists, the host backend elsewhere).
+fn backend() {
+    let _ = evl::core::backend::select(
+        evl::core::backend::selection_from_env().expect("EVL_BACKEND is host, evl or auto"),
+    );
 }
 
 fn build_err(b: evl::Builder) -> evl::Error {
@@ -18,7 +22,7 @@ fn build_err(b: evl::Builder) -> evl::Error {
 
 #[test]
 fn task_capacity_extremes_are_typed_errors() {
-    host();
+    backend();
     for cap in [0, usize::MAX, (1 << 24) + 1] {
         let e = build_err(Executor::builder().capacity(cap));
         assert_eq!(e.kind(), ErrorKind::InvalidArgument, "capacity {cap}: {e}");
@@ -28,7 +32,7 @@ fn task_capacity_extremes_are_typed_errors() {
 
 #[test]
 fn slot_size_extremes_are_typed_errors() {
-    host();
+    backend();
     for size in [usize::MAX, usize::MAX - 63, (1 << 30) + 1] {
         let e = build_err(Executor::builder().slot_size(size));
         assert_eq!(
@@ -55,7 +59,7 @@ fn slot_size_extremes_are_typed_errors() {
 #[cfg(target_pointer_width = "64")]
 #[test]
 fn an_arena_the_system_cannot_give_is_an_error_not_an_abort() {
-    host();
+    backend();
     // 2^24 slots of 2^30 bytes: 16 PiB, more than any address space maps.
     let e = build_err(Executor::builder().capacity(1 << 24).slot_size(1 << 30));
     assert_eq!(e.kind(), ErrorKind::CapacityExceeded, "{e}");
@@ -64,7 +68,7 @@ fn an_arena_the_system_cannot_give_is_an_error_not_an_abort() {
 
 #[test]
 fn reactor_size_extremes() {
-    host();
+    backend();
     // At most 2^20 fds (evl_reactor::Config::MAX_FDS).
     for fds in [usize::MAX, (1 << 20) + 1] {
         let e = build_err(Executor::builder().fds(fds));
@@ -108,7 +112,7 @@ fn close_behind_its_back(fd: std::os::fd::RawFd) {
 #[test]
 fn an_fd_closed_behind_the_reactors_back_is_an_error_for_its_task_only() {
     use std::os::fd::AsRawFd;
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     let (done, e) = ex.block_on(async {
         // Another task on the same executor: it must keep running, before and after.

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 
 fn builder() -> evl::RuntimeBuilder {
     Runtime::builder()
-        .backend(evl::core::backend::Selection::Force(evl::Backend::Host))
+        .backend(
+            evl::core::backend::selection_from_env().expect("EVL_BACKEND is host, evl or auto"),
+        )
         .handle_signals(false)
 }
 

@@ -8,7 +8,9 @@ use std::sync::Arc;
 #[test]
 fn sigint_is_observed_by_tasks_on_every_executor() {
     let rt = Runtime::builder()
-        .backend(evl::core::backend::Selection::Force(evl::Backend::Host))
+        .backend(
+            evl::core::backend::selection_from_env().expect("EVL_BACKEND is host, evl or auto"),
+        )
         .handle_signals(true)
         .main(ExecutorConfig::new("main").lock_memory(false))
         .executor(ExecutorConfig::new("other").lock_memory(false))

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 #[test]
 fn many_tasks_of_one_executor_await_the_request() {
-    let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
+    let _ = evl::core::backend::select(
+        evl::core::backend::selection_from_env().expect("EVL_BACKEND is host, evl or auto"),
+    );
     let ex = evl::Executor::new().unwrap();
     let done = Arc::new(AtomicUsize::new(0));
     ex.block_on(async {

@@ -15,8 +15,12 @@ use std::task::{Context, Poll, Wake, Waker};
 #[path = "support/blocked.rs"]
 mod blocked;
 
-fn host() {
-    let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
+/// The backend these tests run on: `EVL_BACKEND`, else auto-detected (the real core where
+/// `/dev/evl` exists, the host backend elsewhere).
+fn backend() {
+    let _ = evl::core::backend::select(
+        evl::core::backend::selection_from_env().expect("EVL_BACKEND is host, evl or auto"),
+    );
 }
 
 // ---- counting allocator: counts allocations made by the measuring thread only ----
@@ -90,7 +94,7 @@ fn a_permit_is_stored_once_and_consumed_at_once() {
     );
 
     // On an executor: a stored permit completes the wait without parking.
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     n.notify_one();
     ex.block_on(async {
@@ -132,7 +136,7 @@ fn notify_one_wakes_exactly_one_of_three_waiters_in_fifo_order() {
 
 #[test]
 fn notify_one_wakes_tasks_one_at_a_time_in_the_order_they_waited() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     let n = Rc::new(Notify::new());
     let log = Rc::new(std::cell::RefCell::new(Vec::new()));
@@ -184,7 +188,7 @@ fn notify_waiters_wakes_all_three_and_stores_no_permit() {
     assert!(poll(pin!(n.notified()), &ws[0]).is_pending());
 
     // With tasks: all three complete after one call.
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     let n = Rc::new(Notify::new());
     let woke = Rc::new(Cell::new(0));
@@ -339,7 +343,7 @@ fn wakers_may_reenter_the_notify_while_notify_waiters_runs() {
 
 #[test]
 fn a_notification_from_a_plain_thread_unparks_a_blocked_executor() {
-    host();
+    backend();
     static N: Notify = Notify::new();
     static PENDING: AtomicBool = AtomicBool::new(false);
     let ex = Executor::new().unwrap();
@@ -378,7 +382,7 @@ const ROUNDS: u32 = 10_000;
 
 #[test]
 fn ping_pong_between_two_tasks_completes_every_round() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     let pair = Rc::new((Notify::new(), Notify::new()));
     let ball = Rc::new(Cell::new(0u32));
@@ -415,7 +419,7 @@ fn ping_pong_between_two_tasks_completes_every_round() {
 
 #[test]
 fn ping_pong_between_tasks_allocates_nothing_per_round() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     let pair = Rc::new((Notify::new(), Notify::new()));
     let allocs = Rc::new(Cell::new(usize::MAX));
@@ -450,7 +454,7 @@ fn ping_pong_between_tasks_allocates_nothing_per_round() {
 
 #[test]
 fn ping_pong_between_threads_completes_every_round_without_allocating() {
-    host();
+    backend();
     static PING: Notify = Notify::new();
     static PONG: Notify = Notify::new();
     static BALL: AtomicUsize = AtomicUsize::new(0);

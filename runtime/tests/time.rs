@@ -7,8 +7,12 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-fn host() {
-    let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
+/// The backend these tests run on: `EVL_BACKEND`, else auto-detected (the real core where
+/// `/dev/evl` exists, the host backend elsewhere).
+fn backend() {
+    let _ = evl::core::backend::select(
+        evl::core::backend::selection_from_env().expect("EVL_BACKEND is host, evl or auto"),
+    );
 }
 
 fn ms(n: u64) -> Duration {
@@ -17,7 +21,7 @@ fn ms(n: u64) -> Duration {
 
 #[test]
 fn sleeps_complete_in_deadline_order_never_early() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     // (deadline offset, whether the sleep had to wait: it was armed before its deadline)
     let order = Rc::new(RefCell::new(Vec::new()));
@@ -66,7 +70,7 @@ fn sleeps_complete_in_deadline_order_never_early() {
 
 #[test]
 fn a_past_deadline_completes_without_blocking() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     ex.block_on(async {
         time::sleep_until(Instant::now()).await.unwrap();
@@ -77,7 +81,7 @@ fn a_past_deadline_completes_without_blocking() {
 
 #[test]
 fn timeout_elapses_or_passes_through_and_disarms_its_timer() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     ex.block_on(async {
         let start = Instant::now();
@@ -97,7 +101,7 @@ fn timeout_elapses_or_passes_through_and_disarms_its_timer() {
 
 #[test]
 fn dropping_a_pending_sleep_disarms_it() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     let h = ex
         .spawn(async { time::sleep(Duration::from_secs(3600)).await })
@@ -111,7 +115,7 @@ fn dropping_a_pending_sleep_disarms_it() {
 
 #[test]
 fn timer_capacity_and_missing_executor_are_typed_errors() {
-    host();
+    backend();
     let ex = Executor::builder().timers(2).build().unwrap();
     ex.block_on(async {
         let a = evl::spawn(time::sleep(Duration::from_secs(60))).unwrap();
@@ -141,7 +145,7 @@ use std::future::Future;
 /// A stall of 35 ms in a 10 ms interval, under each policy: the tick before the stall and
 /// the three after it, with the next deadline after each.
 fn stalled(policy: MissedTicks) -> (time::Tick, Vec<(time::Tick, Instant)>) {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     ex.block_on(async {
         let period = ms(10);
@@ -229,7 +233,7 @@ fn interval_delay_restarts_the_schedule_from_the_late_tick() {
 
 #[test]
 fn spawn_with_runs_a_timer_task_from_another_thread() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     let sp = ex.spawner();
     let h = std::thread::spawn(move || {
@@ -247,7 +251,7 @@ fn spawn_with_runs_a_timer_task_from_another_thread() {
 
 #[test]
 fn a_timer_wake_costs_one_blocking_wait() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     ex.block_on(async {
         // Until 20 sleeps actually waited (a sleep whose deadline passed before the executor
@@ -269,7 +273,7 @@ fn a_timer_wake_costs_one_blocking_wait() {
 
 #[test]
 fn a_main_future_spinning_on_yield_does_not_starve_timers() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     ex.block_on(async {
         let done = std::rc::Rc::new(std::cell::Cell::new(false));
@@ -287,7 +291,7 @@ fn a_main_future_spinning_on_yield_does_not_starve_timers() {
 
 #[test]
 fn interval_skip_after_a_stall_of_many_periods_lands_on_the_first_grid_point_after_now() {
-    host();
+    backend();
     let ex = Executor::new().unwrap();
     ex.block_on(async {
         // A 3 ns period: any stall is thousands of periods (the arithmetic is the same as

@@ -54,7 +54,9 @@ impl Subscriber for Collect {
 
 #[test]
 fn every_task_poll_is_a_span_with_name_and_duration() {
-    let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
+    let _ = evl::core::backend::select(
+        evl::core::backend::selection_from_env().expect("EVL_BACKEND is host, evl or auto"),
+    );
     let seen = Arc::new(Seen::default());
     tracing::subscriber::with_default(Collect(seen.clone()), || {
         let ex = evl::Executor::new().unwrap();
