@@ -5,8 +5,10 @@
 //! | [`arena`] | pre-sized task slots, claimed lock-free |
 //! | [`inbox`] | cross-thread wake handoff and the parked/notified word |
 //!
-//! One executor per thread. Tasks woken on the executor's own thread go to a local FIFO (no
-//! atomics beyond the task state); tasks woken elsewhere go through the inbox, and the
+//! One executor per thread. Tasks woken on the executor's own thread go to a local run queue
+//! (no atomics beyond the task state): a FIFO, or with [`Builder::edf`] an intrusive leftist
+//! heap in deadline order, O(log n) per push and pop in the worst case (see `LocalQueue`);
+//! tasks woken elsewhere go through the inbox, and the
 //! executor's wake element (an evl-core [`Doorbell`]) is rung only if the executor is
 //! parked. Every step of a wake (task state CAS, inbox CAS, parker swap, one `write(2)`) is
 //! lock-free and async-signal-safe, so a task may be woken from a signal handler with
@@ -21,14 +23,16 @@ pub(crate) mod arena;
 pub(crate) mod inbox;
 
 use crate::task::cell::Cell as TaskCell;
-use crate::task::{self, Header, JoinError, JoinHandle, TaskRef};
+use crate::task::{self, EdfNode, Header, JoinError, JoinHandle, TaskRef};
 use arena::{Arena, SLOT_ALIGN};
 use core::cell::{Cell, UnsafeCell};
 use core::future::Future;
 use core::marker::PhantomData;
 use core::pin::pin;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{compiler_fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering::*};
+use core::sync::atomic::{
+    compiler_fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering::*,
+};
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use evl_reactor::core::{Doorbell, Error as CoreError};
 use evl_reactor::{Config as ReactorConfig, Reactor, Wait};
@@ -90,15 +94,31 @@ impl fmt::Display for SpawnError {
 
 impl std::error::Error for SpawnError {}
 
-/// The intrusive FIFO of tasks runnable on the executor thread.
+/// The tasks runnable on the executor thread: an intrusive FIFO, or on an EDF executor an
+/// intrusive leftist heap ordered by (deadline, queue order).
+///
+/// # EDF order, and its cost
+/// A task's key is fixed when it is queued: its deadline (no deadline: `u64::MAX`, so it
+/// runs after every task that has one), then a per-queue sequence number, so tasks with
+/// equal deadlines run in the order they were queued. The heap is intrusive (two child
+/// links and a rank in each task header): it holds any number of tasks, arena or pool,
+/// without allocating. A leftist heap keeps its rightmost path at most `log2(n + 1)` nodes
+/// long, and both push (a merge with a one-node heap) and pop (a merge of the root's
+/// children) walk only rightmost paths: each is O(log n) in the worst case, not amortised,
+/// with at most `2 * log2(n + 1)` steps (a recursion that deep: 128 frames for any `n`
+/// that fits in memory).
 struct LocalQueue {
     // Atomics (Relaxed: plain loads and stores) rather than Cells: a signal handler on this
     // thread may read them, and only atomics make that formally race-free.
+    /// FIFO: the oldest task. EDF: the heap's root.
     head: AtomicPtr<Header>,
+    /// FIFO: the newest task (unused with EDF).
     tail: AtomicPtr<Header>,
     /// Keep the queue in deadline order (earliest first; no deadline last; FIFO among
     /// equals) instead of FIFO.
     edf: bool,
+    /// EDF: the next queue sequence number.
+    seq: AtomicU64,
 }
 
 /// A task's EDF key: its deadline, or "last" when it has none.
@@ -108,6 +128,70 @@ fn edf_key(h: *const Header) -> u64 {
         0 => u64::MAX,
         d => d,
     }
+}
+
+/// The EDF node of a live task whose node the caller may touch (owner thread, queued).
+///
+/// # Safety
+/// `h` is a live task in (or entering) this executor's EDF queue; the caller is the
+/// executor thread, inside a [`Busy`] section, and holds no other reference to the node.
+#[allow(clippy::mut_from_ref)]
+unsafe fn edf_node<'a>(h: *const Header) -> &'a mut EdfNode {
+    // SAFETY: caller's contract: the node is only touched by the executor thread, one
+    // reference at a time.
+    unsafe { &mut *(*h).edf.get() }
+}
+
+/// Rank of a (possibly empty) heap.
+///
+/// # Safety
+/// As [`edf_node`], for a non-null `h`.
+unsafe fn edf_rank(h: *const Header) -> u32 {
+    if h.is_null() {
+        0
+    } else {
+        // SAFETY: forwarded.
+        unsafe { edf_node(h).rank }
+    }
+}
+
+/// Merges two leftist heaps; returns the root. Recursion depth is at most the sum of the
+/// two rightmost-path lengths, each at most `log2(n + 1)`.
+///
+/// # Safety
+/// `a` and `b` are null or roots of disjoint heaps of live queued tasks; the caller is the
+/// executor thread inside a [`Busy`] section.
+unsafe fn edf_merge(a: *const Header, b: *const Header) -> *const Header {
+    if a.is_null() {
+        return b;
+    }
+    if b.is_null() {
+        return a;
+    }
+    // SAFETY: both are live queued tasks (caller); each node reference is dropped before
+    // the next one is taken.
+    let (a, b) = if unsafe { edf_node(b).key < edf_node(a).key } {
+        (b, a)
+    } else {
+        (a, b)
+    };
+    // SAFETY: as above; `a`'s right subtree and `b` are disjoint heaps.
+    let right = unsafe { edf_merge(edf_node(a).right, b) };
+    // SAFETY: as above.
+    unsafe {
+        let left = edf_node(a).left;
+        let (lr, rr) = (edf_rank(left), edf_rank(right));
+        let n = edf_node(a);
+        if lr < rr {
+            n.left = right;
+            n.right = left;
+            n.rank = lr + 1;
+        } else {
+            n.right = right;
+            n.rank = rr + 1;
+        }
+    }
+    a
 }
 
 thread_local! {
@@ -137,18 +221,37 @@ impl Drop for Busy {
 }
 
 impl LocalQueue {
+    fn new(edf: bool) -> Self {
+        LocalQueue {
+            head: AtomicPtr::new(ptr::null_mut()),
+            tail: AtomicPtr::new(ptr::null_mut()),
+            edf,
+            seq: AtomicU64::new(0),
+        }
+    }
+
     fn push(&self, h: *const Header) {
         let _busy = Busy::enter();
+        if self.edf {
+            let seq = self.seq.load(Relaxed);
+            self.seq.store(seq.wrapping_add(1), Relaxed);
+            // SAFETY: `h` is a live task in no other queue (SCHEDULED protocol); only the
+            // executor thread touches the local queue and the nodes of tasks in it.
+            unsafe {
+                *edf_node(h) = EdfNode {
+                    left: ptr::null(),
+                    right: ptr::null(),
+                    rank: 1,
+                    key: (edf_key(h), seq),
+                };
+                let root = edf_merge(self.head.load(Relaxed), h);
+                self.head.store(root as *mut Header, Relaxed);
+            }
+            return;
+        }
         // SAFETY: `h` is a live task in no other queue (SCHEDULED protocol); only the
         // executor thread touches the local queue and the links of tasks in it.
         unsafe { *(*h).next.get() = ptr::null() };
-        if self.edf
-            && !self.tail.load(Relaxed).is_null()
-            && edf_key(self.tail.load(Relaxed)) > edf_key(h)
-        {
-            self.insert_sorted(h);
-            return;
-        }
         let tail = self.tail.load(Relaxed);
         if tail.is_null() {
             self.head.store(h as *mut Header, Relaxed);
@@ -159,33 +262,18 @@ impl LocalQueue {
         self.tail.store(h as *mut Header, Relaxed);
     }
 
-    /// Inserts `h` before the first task with a later deadline: O(runnable tasks), which an
-    /// EDF executor pays only when a task is woken with an earlier deadline than the last.
-    fn insert_sorted(&self, h: *const Header) {
-        let key = edf_key(h);
-        let mut prev: *const Header = ptr::null();
-        let mut cur: *const Header = self.head.load(Relaxed);
-        while !cur.is_null() && edf_key(cur) <= key {
-            prev = cur;
-            // SAFETY: queued tasks are live; their links belong to this queue.
-            cur = unsafe { *(*cur).next.get() };
-        }
-        // SAFETY: as above; `h` is ours to link.
-        unsafe { *(*h).next.get() = cur };
-        if prev.is_null() {
-            self.head.store(h as *mut Header, Relaxed);
-        } else {
-            // SAFETY: as above.
-            unsafe { *(*prev).next.get() = h };
-        }
-        if cur.is_null() {
-            self.tail.store(h as *mut Header, Relaxed);
-        }
-    }
-
     fn pop(&self) -> Option<NonNull<Header>> {
         let _busy = Busy::enter();
         let h = NonNull::new(self.head.load(Relaxed))?;
+        if self.edf {
+            // SAFETY: the root is a live queued task; its children are heaps of such tasks.
+            let root = unsafe {
+                let n = *edf_node(h.as_ptr());
+                edf_merge(n.left, n.right)
+            };
+            self.head.store(root as *mut Header, Relaxed);
+            return Some(h);
+        }
         // SAFETY: a queued task is live; its link belongs to this queue.
         let next = unsafe { *h.as_ref().next.get() };
         self.head.store(next as *mut Header, Relaxed);
@@ -609,11 +697,7 @@ impl Builder {
             inbox: Inbox::new(),
             parker: Parker::new(),
             wake: Doorbell::new()?,
-            local: LocalQueue {
-                head: AtomicPtr::new(ptr::null_mut()),
-                tail: AtomicPtr::new(ptr::null_mut()),
-                edf: self.edf,
-            },
+            local: LocalQueue::new(self.edf),
             main_woken: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             spawning: AtomicUsize::new(0),

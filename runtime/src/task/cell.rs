@@ -51,6 +51,7 @@ impl<F: Future> Cell<F> {
                 pool_links: UnsafeCell::new([core::ptr::null(); 2]),
                 name,
                 deadline: core::sync::atomic::AtomicU64::new(0),
+                edf: UnsafeCell::new(super::EdfNode::EMPTY),
             },
             stage: UnsafeCell::new(Stage::Running(future)),
         }

@@ -110,6 +110,31 @@ pub(crate) struct Header {
     /// EDF deadline in monotonic ns (0: none). Written by the task itself during its poll,
     /// read by its executor thread: same thread, but atomic to keep the header `Sync`.
     pub(crate) deadline: core::sync::atomic::AtomicU64,
+    /// The task's node in an EDF executor's run queue (a leftist heap): touched only by the
+    /// executor thread, while the task is in that queue.
+    pub(crate) edf: UnsafeCell<EdfNode>,
+}
+
+/// A task's node in the EDF run queue (see `executor::LocalQueue`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EdfNode {
+    /// Children in the leftist heap.
+    pub(crate) left: *const Header,
+    pub(crate) right: *const Header,
+    /// Length of the rightmost path to a missing child (null: 0).
+    pub(crate) rank: u32,
+    /// The order key, fixed when the task is queued: its deadline (`u64::MAX`: none), then
+    /// its queue sequence number (FIFO among equal deadlines).
+    pub(crate) key: (u64, u64),
+}
+
+impl EdfNode {
+    pub(crate) const EMPTY: EdfNode = EdfNode {
+        left: core::ptr::null(),
+        right: core::ptr::null(),
+        rank: 0,
+        key: (0, 0),
+    };
 }
 
 /// A reference-counted pointer to a live task header.
