@@ -312,17 +312,51 @@ pub(crate) struct Shared {
     name: &'static str,
     budget: usize,
     /// Live tasks in static pools (the arena is scanned instead for the others), for
-    /// shutdown. Touched only when a pool task starts or is released.
-    pool_tasks: std::sync::Mutex<PoolList>,
+    /// shutdown.
+    pool: PoolList,
     /// Counters, owner-thread only.
     stats: UnsafeCell<Stats>,
 }
 
-/// Head of an intrusive list of pool task headers (links in `Header::pool_links`).
-struct PoolList(*const Header);
+/// The executor's static-pool tasks that started and have not completed, so that shutdown
+/// can cancel them and wait for them (arena tasks are found by scanning the arena instead).
+///
+/// # Design: no lock, no thread waits for another
+/// A pool task's membership changes at two moments, and each has one kind of thread:
+/// - **start**, on any thread (a [`Spawner`] on another thread, a task of this executor):
+///   the task is pushed onto `incoming`, the inbox's lock-free CAS-push stack, before it is
+///   first scheduled;
+/// - **completion**, always on the executor thread (the poll that drops its future, also when
+///   cancelled): `incoming` is taken into `live`, the executor thread's own doubly-linked
+///   list, and the task is unlinked from it. It is there: it was pushed before it could be
+///   scheduled, hence before this poll.
+///
+/// Shutdown's scans run on the executor thread too: take `incoming`, walk `live`. Releasing
+/// a task's slot (its last reference dropped, on whichever thread) does not touch the list:
+/// the task left it at completion, which always comes first (the executor holds a reference
+/// until then). So the only shared part is the CAS-push stack (model-checked with the
+/// inbox), and `live` is plain single-threaded data.
+struct PoolList {
+    incoming: Inbox<PoolNode>,
+    /// Head of the list of taken tasks (links: `Header::pool_links` as [prev, next]).
+    /// Executor thread only.
+    live: UnsafeCell<*const Header>,
+}
 
-// SAFETY: the list is only reached under its Mutex; the headers it points to are live tasks.
-unsafe impl Send for PoolList {}
+/// A task header seen through its pool link, so the inbox can stack pool tasks.
+#[repr(transparent)]
+struct PoolNode(Header);
+
+// SAFETY: the link slot is `pool_links[1]`, used as the `incoming` stack's link only from a
+// pool task's start until the executor thread takes it (nothing else touches the pool links
+// meanwhile), and the same slot for the same node every time.
+unsafe impl Linked for PoolNode {
+    fn link(node: *const Self) -> *mut *const Self {
+        // SAFETY: callers pass live headers (PoolNode is a transparent Header); element 1 of
+        // the two-element array is in bounds.
+        unsafe { ((*node).0.pool_links.get() as *mut *const Header).add(1) as *mut *const Self }
+    }
+}
 
 thread_local! {
     static CURRENT: Cell<*const Shared> = const { Cell::new(ptr::null()) };
@@ -493,8 +527,9 @@ impl Shared {
         unsafe { cell.write(TaskCell::new(fut, this, slot, pool_flag, name)) };
         let ptr = NonNull::new(cell as *mut Header).expect("slot pointers are non-null");
         if pooled {
-            // SAFETY: a live pool task of this executor, not listed yet; `this` is alive.
-            unsafe { (*this).list_pooled(ptr.as_ptr()) };
+            // Before it is scheduled: its completion, on the executor thread, finds it.
+            // SAFETY: a live pool task of this executor, in no stack yet; `this` is alive.
+            unsafe { (*this).pool.incoming.push(ptr.as_ptr() as *const PoolNode) };
         }
         // State: SCHEDULED, 3 references: executor (released at completion), JoinHandle
         // (moved into it), queue (moved into the queue entry below).
@@ -505,35 +540,42 @@ impl Shared {
         handle
     }
 
-    /// Puts a pool task on the executor's list.
+    /// Takes the pool tasks started since the last call into `live`.
     ///
     /// # Safety
-    /// `h` is a live pool task of this executor, not on the list.
-    unsafe fn list_pooled(&self, h: *const Header) {
-        let mut l = self.pool_tasks.lock().unwrap_or_else(|e| e.into_inner());
-        // SAFETY: links are only touched under this lock; `h` and the old head are live.
+    /// Called on the executor thread (the single consumer of `incoming`, the only user of
+    /// `live`).
+    unsafe fn take_pool_starts(&self) {
+        // SAFETY: caller's contract; the nodes taken are live pool tasks of this executor
+        // that have not completed (completion takes them first), and `live`'s members too.
         unsafe {
-            *(*h).pool_links.get() = [ptr::null(), l.0];
-            if !l.0.is_null() {
-                (*(*l.0).pool_links.get())[0] = h;
-            }
+            self.pool.incoming.take_all(|n| {
+                let h = n as *const Header;
+                let head = *self.pool.live.get();
+                *(*h).pool_links.get() = [ptr::null(), head];
+                if !head.is_null() {
+                    (*(*head).pool_links.get())[0] = h;
+                }
+                *self.pool.live.get() = h;
+            });
         }
-        l.0 = h;
     }
 
-    /// Takes a released pool task off the list.
+    /// A pool task completed: it leaves the list.
     ///
     /// # Safety
-    /// `this` is alive and `h` is on its list.
-    pub(crate) unsafe fn unlist_pooled(this: *const Shared, h: *const Header) {
+    /// `this` is alive; called on its executor thread, during the poll that completed the
+    /// pool task `h` of this executor.
+    pub(crate) unsafe fn pool_task_completed(this: *const Shared, h: *const Header) {
         // SAFETY: alive per the caller.
         let s = unsafe { &*this };
-        let mut l = s.pool_tasks.lock().unwrap_or_else(|e| e.into_inner());
-        // SAFETY: links are only touched under this lock; neighbours are live list members.
+        // SAFETY: executor thread. `h` was pushed before it was scheduled, so it is in
+        // `live` once the stack is taken; `live`'s members are live tasks, ours to relink.
         unsafe {
+            s.take_pool_starts();
             let [prev, next] = *(*h).pool_links.get();
             if prev.is_null() {
-                l.0 = next;
+                *s.pool.live.get() = next;
             } else {
                 (*(*prev).pool_links.get())[1] = next;
             }
@@ -704,7 +746,10 @@ impl Builder {
             panic_policy: self.panic_policy,
             name: self.name,
             budget: self.budget,
-            pool_tasks: std::sync::Mutex::new(PoolList(ptr::null())),
+            pool: PoolList {
+                incoming: Inbox::new(),
+                live: UnsafeCell::new(ptr::null()),
+            },
             stats: UnsafeCell::new(Stats::default()),
         });
         // Boxed: timer futures keep a pointer to the reactor they are armed in, so it must
@@ -922,11 +967,14 @@ impl Executor {
                 }
             }
         }
-        let l = s.pool_tasks.lock().unwrap_or_else(|e| e.into_inner());
-        let mut h = l.0;
+        // SAFETY: we are the executor thread.
+        unsafe { s.take_pool_starts() };
+        // SAFETY: as above: `live` is ours.
+        let mut h = unsafe { *s.pool.live.get() };
         while !h.is_null() {
-            // SAFETY: listed tasks are live (they leave the list before release, under this
-            // lock, which we hold); `cancel` only touches their state.
+            // SAFETY: listed tasks have not completed, so the executor's reference keeps them
+            // alive; `cancel` only touches their state (queuing one does not poll it, so the
+            // list does not change during this walk).
             let hr = unsafe { &*h };
             if hr.state.cancel() == task::state::Wake::Enqueue {
                 s.local.push(h);
@@ -946,14 +994,11 @@ impl Executor {
         let arena_done = (0..s.arena.capacity())
             .filter(|&i| s.arena.is_ready(i))
             .all(|i| done(s.arena.slot_ptr(i) as *const Header));
-        let l = s.pool_tasks.lock().unwrap_or_else(|e| e.into_inner());
-        let mut h = l.0;
-        let mut pool_done = true;
-        while !h.is_null() {
-            pool_done &= done(h);
-            // SAFETY: listed tasks are live while we hold the lock.
-            h = unsafe { (*(*h).pool_links.get())[1] };
-        }
+        // Pool tasks leave the list when they complete: done when it is empty.
+        // SAFETY: we are the executor thread.
+        unsafe { s.take_pool_starts() };
+        // SAFETY: as above: `live` is ours.
+        let pool_done = unsafe { (*s.pool.live.get()).is_null() };
         arena_done && pool_done
     }
 }

@@ -103,7 +103,8 @@ pub(crate) struct Header {
     pub(crate) slot: usize,
     /// The claim flag of the static pool slot holding the task (null for arena tasks).
     pub(crate) pool_flag: *const core::sync::atomic::AtomicBool,
-    /// Links in the executor's list of live pool tasks (guarded by its `pool_tasks` lock).
+    /// Pool tasks: the link of the executor's stack of started tasks (element 1), then
+    /// [prev, next] in its list of tasks not yet complete (see `executor::PoolList`).
     pub(crate) pool_links: UnsafeCell<[*const Header; 2]>,
     /// A name for reports (panics, tracing).
     pub(crate) name: &'static str,
@@ -204,8 +205,7 @@ pub(crate) unsafe fn free(ptr: NonNull<Header>) {
         // returns.
         unsafe { Shared::release_slot(shared, slot) };
     } else {
-        // SAFETY: the executor outlives its tasks; the task is on its pool list until here.
-        unsafe { Shared::unlist_pooled(shared, ptr.as_ptr()) };
+        // The task left its executor's pool list when it completed.
         // SAFETY: the flag lives in a static pool; once cleared, a claimer may reuse the slot,
         // and we touch it no more. Then the task's reference to its executor goes.
         unsafe {
