@@ -14,6 +14,7 @@
 //! | [`flags`] | [`Flags`]: 32-bit event group, wait for any/all bits, pollable |
 //! | [`mutex`] | [`Mutex`]: priority-inheriting lock |
 //! | [`event`] | [`Event`]: condition variable gated by a [`Mutex`] |
+//! | [`lock`] | [`RawLock`]: a one-word lock with no element (`const`), for rare slow paths |
 //! | [`poll`] | [`PollSet`]: wait for many fds at once |
 //! | [`doorbell`] | [`Doorbell`]: coalescing, async-signal-safe wake-up with a pollable fd |
 //! | [`proxy`] | [`Proxy`]: non-blocking byte channel to an ordinary fd |
@@ -32,6 +33,7 @@ pub mod doorbell;
 pub mod error;
 pub mod event;
 pub mod flags;
+pub mod lock;
 pub mod mutex;
 pub mod name;
 pub mod observable;
@@ -50,6 +52,7 @@ pub use doorbell::Doorbell;
 pub use error::{Error, ErrorKind, Result};
 pub use event::Event;
 pub use flags::{Flags, FlagsMode};
+pub use lock::RawLock;
 pub use mutex::{Mutex, MutexGuard};
 pub use name::Visibility;
 pub use observable::{Notice, Notification, Observable, Subscriber};
