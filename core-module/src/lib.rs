@@ -14,6 +14,7 @@
 //! | [`flags`] | [`Flags`]: 32-bit event group, wait for any/all bits, pollable |
 //! | [`mutex`] | [`Mutex`]: priority-inheriting lock |
 //! | [`event`] | [`Event`]: condition variable gated by a [`Mutex`] |
+//! | [`lock`] | [`RawLock`]: a one-word lock with no element (`const`), for rare slow paths |
 //! | [`poll`] | [`PollSet`]: wait for many fds at once |
 //! | [`io`] | reads and writes on fds that keep the caller on its stage (`oob_read`/`oob_write` on EVL) |
 //! | [`doorbell`] | [`Doorbell`]: coalescing, async-signal-safe wake-up with a pollable fd |
@@ -34,6 +35,7 @@ pub mod error;
 pub mod event;
 pub mod flags;
 pub mod io;
+pub mod lock;
 pub mod mutex;
 pub mod name;
 pub mod observable;
@@ -52,6 +54,7 @@ pub use doorbell::Doorbell;
 pub use error::{Error, ErrorKind, Result};
 pub use event::Event;
 pub use flags::{Flags, FlagsMode};
+pub use lock::RawLock;
 pub use mutex::{Mutex, MutexGuard};
 pub use name::Visibility;
 pub use observable::{Notice, Notification, Observable, Subscriber};

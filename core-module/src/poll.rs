@@ -67,6 +67,22 @@ pub struct PollEvent {
 }
 
 /// A set of fds waited on together: one call returns every ready one.
+///
+/// # Size
+/// On the EVL backend a set keeps a table of its registrations (the core has no ONESHOT, and
+/// a closed fd must be found again), sized when the set is made: [`PollSet::with_capacity`]
+/// `(n)` has room for `n` registrations, [`PollSet::new`] for
+/// [`PollSet::DEFAULT_CAPACITY`]; one more [`add`](PollSet::add) fails with
+/// [`ErrorKind::CapacityExceeded`] rather than allocate. The host backend's epoll set needs no
+/// table and does not enforce the size.
+///
+/// # Threads
+/// A set may be shared between threads (`Sync`); [`wait`](PollSet::wait) may be called by
+/// several at once (a ONESHOT readiness goes to one of them). Changes and waits never block
+/// on each other on the host (the kernel's epoll serialises them); on the EVL backend they
+/// take the set's table lock (an [`evl_core::RawLock`](crate::RawLock), held for a few
+/// out-of-band calls, never during the wait itself), which is only contended when two
+/// threads use one set at once.
 #[derive(Debug)]
 pub struct PollSet {
     inner: Inner,
@@ -79,9 +95,21 @@ enum Inner {
 }
 
 impl PollSet {
-    /// An empty poll set.
+    /// The room of a set made with [`PollSet::new`]: enough for an executor's reactor with
+    /// its default 64 fds, its timer and its wake element.
+    pub const DEFAULT_CAPACITY: usize = 66;
+
+    /// An empty poll set with room for [`PollSet::DEFAULT_CAPACITY`] registrations.
     pub fn new() -> Result<Self> {
-        const OP: &str = "PollSet::new";
+        Self::with_capacity(Self::DEFAULT_CAPACITY)
+    }
+
+    /// An empty poll set with room for `fds` registrations (see [Size](PollSet#size)): all
+    /// of its memory is allocated here.
+    ///
+    /// Errors: [`ErrorKind::InvalidArgument`] when a table that large cannot be allocated.
+    pub fn with_capacity(fds: usize) -> Result<Self> {
+        const OP: &str = "PollSet::with_capacity";
         match backend::current()? {
             Backend::Host => {
                 // SAFETY: epoll_create1 has no memory effects.
@@ -95,7 +123,7 @@ impl PollSet {
                 })
             }
             Backend::Evl => Ok(PollSet {
-                inner: Inner::Evl(crate::backend::evl::poll::PollSet::new()?),
+                inner: Inner::Evl(crate::backend::evl::poll::PollSet::with_capacity(fds)?),
             }),
         }
     }
@@ -159,6 +187,9 @@ impl PollSet {
     }
 
     /// Adds `fd`, watched for `events`, reported with `token`.
+    ///
+    /// Errors include [`ErrorKind::CapacityExceeded`] when the set is full (EVL backend; see
+    /// [Size](PollSet#size)).
     pub fn add(&self, fd: BorrowedFd<'_>, events: PollFlags, token: u64) -> Result<()> {
         self.refuse_edge(events, "PollSet::add")?;
         self.host_requires_attached("PollSet::add")?;

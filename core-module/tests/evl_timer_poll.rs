@@ -383,3 +383,31 @@ fn steady_state_timer_and_poll_paths_allocate_nothing() {
         assert_eq!(n, 0, "allocations in the steady state");
     });
 }
+
+#[test]
+fn a_set_is_sized_once_and_refuses_past_its_capacity_without_allocating() {
+    if !setup() {
+        return;
+    }
+    attached(|| {
+        let ts: Vec<Timer> = (0..3)
+            .map(|_| Timer::new(Clock::Monotonic).unwrap())
+            .collect();
+        let ps = PollSet::with_capacity(2).unwrap();
+        // Warm the set's sentinel and the thread's poll state before counting.
+        let mut out = [PollEvent::default(); 2];
+        assert_eq!(ps.wait(&mut out, Some(Timestamp::ZERO)).unwrap(), 0);
+        evl_alloc_count::start_counting();
+        ps.add(ts[0].as_fd(), PollFlags::IN, 0).unwrap();
+        ps.add(ts[1].as_fd(), PollFlags::IN, 1).unwrap();
+        let e = ps.add(ts[2].as_fd(), PollFlags::IN, 2).unwrap_err();
+        ps.remove(ts[0].as_fd()).unwrap();
+        ps.add(ts[2].as_fd(), PollFlags::IN, 2).unwrap();
+        let allocs = evl_alloc_count::stop_counting();
+        assert_eq!(e.kind(), ErrorKind::CapacityExceeded, "{e}");
+        assert_eq!(
+            allocs, 0,
+            "registrations up to the capacity allocate nothing"
+        );
+    });
+}

@@ -149,7 +149,9 @@ impl Reactor {
     /// [`ErrorKind::InvalidArgument`] error naming the field.
     pub fn new(cfg: Config, wake: Option<BorrowedFd<'_>>) -> Result<Self> {
         cfg.check()?;
-        let poll = PollSet::new()?;
+        // Room for every registration plus the wake element, fixed now: a registration never
+        // grows a table on the real-time path.
+        let poll = PollSet::with_capacity(cfg.fds.saturating_add(2))?;
         if let Some(w) = wake {
             poll.add(w, PollFlags::IN, TOKEN_WAKE)?;
         }

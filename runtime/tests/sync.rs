@@ -543,3 +543,199 @@ fn concurrent_waits_drops_and_notifications_leave_a_consistent_notify() {
     assert_eq!(c.0.load(SeqCst), 1);
     assert!(poll(f.as_mut(), &w).is_ready());
 }
+
+// ---- stress: many threads at once (the waiter list is lock-free; these count exactly) ----
+
+/// Runs `f` on `n` new threads and collects their results, failing (instead of hanging) if a
+/// lost wakeup leaves one of them waiting for ever; a healthy run takes well under a second.
+fn on_threads<T: Send + 'static>(
+    n: usize,
+    f: impl Fn(usize) -> T + Send + Sync + Clone + 'static,
+    diag: impl Fn() -> String,
+) -> Vec<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let threads: Vec<_> = (0..n)
+        .map(|i| {
+            let (tx, f) = (tx.clone(), f.clone());
+            std::thread::spawn(move || tx.send((i, f(i))).unwrap())
+        })
+        .collect();
+    let mut out: Vec<Option<T>> = (0..n).map(|_| None).collect();
+    for _ in 0..n {
+        let (i, v) = rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .unwrap_or_else(|_| panic!("a thread is stuck: a wakeup was lost: {}", diag()));
+        out[i] = Some(v);
+    }
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    out.into_iter().map(Option::unwrap).collect()
+}
+
+/// A counting semaphore built on a Notify ("create, check, await", and a taker that leaves
+/// items behind passes the word on): plain threads produce, tasks on two executors consume.
+/// Every item is taken exactly once and no consumer is left waiting.
+#[test]
+fn many_threads_notifying_and_awaiting_hand_over_every_item_exactly_once() {
+    backend();
+    static N: Notify = Notify::new();
+    static ITEMS: AtomicUsize = AtomicUsize::new(0);
+    static TAKEN: AtomicUsize = AtomicUsize::new(0);
+    const PRODUCERS: usize = 3;
+    const PER_PRODUCER: usize = 3000;
+    const TOTAL: usize = PRODUCERS * PER_PRODUCER;
+    const EXECUTORS: usize = 2;
+    const TASKS: usize = 3;
+
+    fn take() -> bool {
+        ITEMS
+            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    let results = on_threads(
+        PRODUCERS + EXECUTORS,
+        |i| {
+            if i < PRODUCERS {
+                for k in 0..PER_PRODUCER {
+                    ITEMS.fetch_add(1, SeqCst);
+                    N.notify_one();
+                    if k % 64 == 0 {
+                        N.notify_waiters(); // wakes waiters spuriously: they must cope
+                    }
+                }
+                return 0;
+            }
+            backend();
+            let ex = Executor::new().unwrap();
+            let hs: Vec<_> = (0..TASKS)
+                .map(|_| {
+                    ex.spawn(async {
+                        let mut mine = 0usize;
+                        loop {
+                            let n = N.notified();
+                            if take() {
+                                mine += 1;
+                                if TAKEN.fetch_add(1, SeqCst) + 1 == TOTAL {
+                                    N.notify_waiters(); // the last one: release everybody
+                                } else if ITEMS.load(SeqCst) > 0 {
+                                    N.notify_one(); // more left: pass the word on
+                                }
+                                continue;
+                            }
+                            if TAKEN.load(SeqCst) == TOTAL {
+                                return mine;
+                            }
+                            n.await;
+                        }
+                    })
+                    .unwrap()
+                })
+                .collect();
+            ex.block_on(async {
+                let mut sum = 0;
+                for h in hs {
+                    sum += h.await.unwrap();
+                }
+                sum
+            })
+        },
+        || {
+            format!(
+                "{N:?}, items {}, taken {}",
+                ITEMS.load(SeqCst),
+                TAKEN.load(SeqCst)
+            )
+        },
+    );
+    assert_eq!(results[PRODUCERS..].iter().sum::<usize>(), TOTAL);
+    assert_eq!(TAKEN.load(SeqCst), TOTAL);
+    assert_eq!(ITEMS.load(SeqCst), 0);
+}
+
+/// A broadcast barrier: a coordinator thread opens round after round with `notify_waiters`;
+/// tasks on two executors and two plain threads (polling by hand, woken by thread unpark)
+/// each see every round exactly once.
+#[test]
+fn notify_waiters_from_a_thread_reaches_every_waiter_every_round() {
+    backend();
+    static N: Notify = Notify::new();
+    static ROUND: AtomicUsize = AtomicUsize::new(0);
+    static ACKS: AtomicUsize = AtomicUsize::new(0);
+    const ROUNDS: usize = 2000;
+    const EXECUTORS: usize = 2;
+    const TASKS: usize = 3;
+    const PLAIN: usize = 2;
+    const WAITERS: usize = EXECUTORS * TASKS + PLAIN;
+
+    /// Waits for every round; returns how many it saw.
+    async fn follow() -> usize {
+        let mut seen = 0;
+        while seen < ROUNDS {
+            let n = N.notified();
+            let r = ROUND.load(SeqCst);
+            if r > seen {
+                assert_eq!(r, seen + 1, "rounds wait for every acknowledgement");
+                seen = r;
+                ACKS.fetch_add(1, SeqCst);
+                continue;
+            }
+            n.await;
+        }
+        seen
+    }
+
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    let results = on_threads(
+        1 + EXECUTORS + PLAIN,
+        |i| {
+            if i == 0 {
+                for r in 1..=ROUNDS {
+                    while ACKS.load(SeqCst) < (r - 1) * WAITERS {
+                        std::thread::yield_now();
+                    }
+                    ROUND.store(r, SeqCst);
+                    N.notify_waiters();
+                }
+                return 0;
+            }
+            if i <= EXECUTORS {
+                backend();
+                let ex = Executor::new().unwrap();
+                let hs: Vec<_> = (0..TASKS).map(|_| ex.spawn(follow()).unwrap()).collect();
+                return ex.block_on(async {
+                    let mut sum = 0;
+                    for h in hs {
+                        sum += h.await.unwrap();
+                    }
+                    sum
+                });
+            }
+            let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+            let mut f = pin!(follow());
+            loop {
+                if let Poll::Ready(seen) = f.as_mut().poll(&mut Context::from_waker(&waker)) {
+                    return seen;
+                }
+                std::thread::park();
+            }
+        },
+        || {
+            format!(
+                "{N:?}, round {}, acks {}",
+                ROUND.load(SeqCst),
+                ACKS.load(SeqCst)
+            )
+        },
+    );
+    assert_eq!(
+        results[1..],
+        vec![ROUNDS * TASKS, ROUNDS * TASKS, ROUNDS, ROUNDS]
+    );
+    assert_eq!(ACKS.load(SeqCst), ROUNDS * WAITERS);
+}

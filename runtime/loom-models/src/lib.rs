@@ -1,7 +1,9 @@
 //! The runtime's concurrency-critical modules, compiled against loom's atomics.
 //!
-//! Those modules reach their atomics through `crate::loom::sync::atomic`; in the runtime
-//! that is `std`, here it is loom, so the same source is model-checked.
+//! Those modules reach their atomics through `crate::loom::sync::atomic` (and the Notify
+//! waiter list its slow-path lock through `crate::loom::lock`); in the runtime that is `std`
+//! (and evl-core's `RawLock`), here it is loom (and a loom lock that yields while it waits),
+//! so the same source is model-checked.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -11,7 +13,49 @@ pub mod loom {
     pub mod sync {
         /// Atomics.
         pub mod atomic {
-            pub use ::loom::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+            pub use ::loom::sync::atomic::{
+                fence, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+            };
+        }
+    }
+
+    /// The slow-path lock, with evl-core `RawLock`'s interface: a flag taken by
+    /// compare-and-swap; `lock` yields to the other model threads while it is held (loom
+    /// explores every order in which they may run meanwhile).
+    pub mod lock {
+        use ::loom::sync::atomic::{AtomicBool, Ordering::*};
+
+        /// See the module docs.
+        #[derive(Debug, Default)]
+        pub struct RawLock(AtomicBool);
+
+        impl RawLock {
+            /// Free.
+            pub fn new() -> Self {
+                RawLock(AtomicBool::new(false))
+            }
+
+            /// Takes it if free.
+            pub fn try_lock(&self) -> bool {
+                self.0
+                    .compare_exchange(false, true, Acquire, Relaxed)
+                    .is_ok()
+            }
+
+            /// Takes it, yielding while another thread holds it.
+            pub fn lock(&self) {
+                while !self.try_lock() {
+                    ::loom::thread::yield_now();
+                }
+            }
+
+            /// Releases it.
+            ///
+            /// # Safety
+            /// The caller holds it.
+            pub unsafe fn unlock(&self) {
+                self.0.store(false, Release);
+            }
         }
     }
 }
@@ -24,5 +68,12 @@ pub mod state;
 #[path = "../../src/executor/inbox.rs"]
 pub mod inbox;
 
+/// The Notify waiter list (runtime/src/sync/waiters.rs).
+#[path = "../../src/sync/waiters.rs"]
+pub mod waiters;
+
 #[cfg(test)]
 mod models;
+
+#[cfg(test)]
+mod notify_models;

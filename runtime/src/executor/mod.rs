@@ -6,8 +6,10 @@
 //! | [`attach`] | the executor attaches the thread it runs on (both backends) |
 //! | [`inbox`] | cross-thread wake handoff and the parked/notified word |
 //!
-//! One executor per thread. Tasks woken on the executor's own thread go to a local FIFO (no
-//! atomics beyond the task state); tasks woken elsewhere go through the inbox, and the
+//! One executor per thread. Tasks woken on the executor's own thread go to a local run queue
+//! (no atomics beyond the task state): a FIFO, or with [`Builder::edf`] an intrusive leftist
+//! heap in deadline order, O(log n) per push and pop in the worst case (see `LocalQueue`);
+//! tasks woken elsewhere go through the inbox, and the
 //! executor's wake element (an evl-core [`Doorbell`]) is rung only if the executor is
 //! parked. Every step of a wake (task state CAS, inbox CAS, parker swap, one `write(2)`) is
 //! lock-free and async-signal-safe, so a task may be woken from a signal handler with
@@ -23,14 +25,16 @@ pub(crate) mod attach;
 pub(crate) mod inbox;
 
 use crate::task::cell::Cell as TaskCell;
-use crate::task::{self, Header, JoinError, JoinHandle, TaskRef};
+use crate::task::{self, EdfNode, Header, JoinError, JoinHandle, TaskRef};
 use arena::{Arena, SLOT_ALIGN};
 use core::cell::{Cell, UnsafeCell};
 use core::future::Future;
 use core::marker::PhantomData;
 use core::pin::pin;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{compiler_fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering::*};
+use core::sync::atomic::{
+    compiler_fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering::*,
+};
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use evl_reactor::core::{Doorbell, Error as CoreError};
 use evl_reactor::{Config as ReactorConfig, Reactor, Wait};
@@ -92,15 +96,31 @@ impl fmt::Display for SpawnError {
 
 impl std::error::Error for SpawnError {}
 
-/// The intrusive FIFO of tasks runnable on the executor thread.
+/// The tasks runnable on the executor thread: an intrusive FIFO, or on an EDF executor an
+/// intrusive leftist heap ordered by (deadline, queue order).
+///
+/// # EDF order, and its cost
+/// A task's key is fixed when it is queued: its deadline (no deadline: `u64::MAX`, so it
+/// runs after every task that has one), then a per-queue sequence number, so tasks with
+/// equal deadlines run in the order they were queued. The heap is intrusive (two child
+/// links and a rank in each task header): it holds any number of tasks, arena or pool,
+/// without allocating. A leftist heap keeps its rightmost path at most `log2(n + 1)` nodes
+/// long, and both push (a merge with a one-node heap) and pop (a merge of the root's
+/// children) walk only rightmost paths: each is O(log n) in the worst case, not amortised,
+/// with at most `2 * log2(n + 1)` steps (a recursion that deep: 128 frames for any `n`
+/// that fits in memory).
 struct LocalQueue {
     // Atomics (Relaxed: plain loads and stores) rather than Cells: a signal handler on this
     // thread may read them, and only atomics make that formally race-free.
+    /// FIFO: the oldest task. EDF: the heap's root.
     head: AtomicPtr<Header>,
+    /// FIFO: the newest task (unused with EDF).
     tail: AtomicPtr<Header>,
     /// Keep the queue in deadline order (earliest first; no deadline last; FIFO among
     /// equals) instead of FIFO.
     edf: bool,
+    /// EDF: the next queue sequence number.
+    seq: AtomicU64,
 }
 
 /// A task's EDF key: its deadline, or "last" when it has none.
@@ -110,6 +130,70 @@ fn edf_key(h: *const Header) -> u64 {
         0 => u64::MAX,
         d => d,
     }
+}
+
+/// The EDF node of a live task whose node the caller may touch (owner thread, queued).
+///
+/// # Safety
+/// `h` is a live task in (or entering) this executor's EDF queue; the caller is the
+/// executor thread, inside a [`Busy`] section, and holds no other reference to the node.
+#[allow(clippy::mut_from_ref)]
+unsafe fn edf_node<'a>(h: *const Header) -> &'a mut EdfNode {
+    // SAFETY: caller's contract: the node is only touched by the executor thread, one
+    // reference at a time.
+    unsafe { &mut *(*h).edf.get() }
+}
+
+/// Rank of a (possibly empty) heap.
+///
+/// # Safety
+/// As [`edf_node`], for a non-null `h`.
+unsafe fn edf_rank(h: *const Header) -> u32 {
+    if h.is_null() {
+        0
+    } else {
+        // SAFETY: forwarded.
+        unsafe { edf_node(h).rank }
+    }
+}
+
+/// Merges two leftist heaps; returns the root. Recursion depth is at most the sum of the
+/// two rightmost-path lengths, each at most `log2(n + 1)`.
+///
+/// # Safety
+/// `a` and `b` are null or roots of disjoint heaps of live queued tasks; the caller is the
+/// executor thread inside a [`Busy`] section.
+unsafe fn edf_merge(a: *const Header, b: *const Header) -> *const Header {
+    if a.is_null() {
+        return b;
+    }
+    if b.is_null() {
+        return a;
+    }
+    // SAFETY: both are live queued tasks (caller); each node reference is dropped before
+    // the next one is taken.
+    let (a, b) = if unsafe { edf_node(b).key < edf_node(a).key } {
+        (b, a)
+    } else {
+        (a, b)
+    };
+    // SAFETY: as above; `a`'s right subtree and `b` are disjoint heaps.
+    let right = unsafe { edf_merge(edf_node(a).right, b) };
+    // SAFETY: as above.
+    unsafe {
+        let left = edf_node(a).left;
+        let (lr, rr) = (edf_rank(left), edf_rank(right));
+        let n = edf_node(a);
+        if lr < rr {
+            n.left = right;
+            n.right = left;
+            n.rank = lr + 1;
+        } else {
+            n.right = right;
+            n.rank = rr + 1;
+        }
+    }
+    a
 }
 
 thread_local! {
@@ -139,18 +223,37 @@ impl Drop for Busy {
 }
 
 impl LocalQueue {
+    fn new(edf: bool) -> Self {
+        LocalQueue {
+            head: AtomicPtr::new(ptr::null_mut()),
+            tail: AtomicPtr::new(ptr::null_mut()),
+            edf,
+            seq: AtomicU64::new(0),
+        }
+    }
+
     fn push(&self, h: *const Header) {
         let _busy = Busy::enter();
+        if self.edf {
+            let seq = self.seq.load(Relaxed);
+            self.seq.store(seq.wrapping_add(1), Relaxed);
+            // SAFETY: `h` is a live task in no other queue (SCHEDULED protocol); only the
+            // executor thread touches the local queue and the nodes of tasks in it.
+            unsafe {
+                *edf_node(h) = EdfNode {
+                    left: ptr::null(),
+                    right: ptr::null(),
+                    rank: 1,
+                    key: (edf_key(h), seq),
+                };
+                let root = edf_merge(self.head.load(Relaxed), h);
+                self.head.store(root as *mut Header, Relaxed);
+            }
+            return;
+        }
         // SAFETY: `h` is a live task in no other queue (SCHEDULED protocol); only the
         // executor thread touches the local queue and the links of tasks in it.
         unsafe { *(*h).next.get() = ptr::null() };
-        if self.edf
-            && !self.tail.load(Relaxed).is_null()
-            && edf_key(self.tail.load(Relaxed)) > edf_key(h)
-        {
-            self.insert_sorted(h);
-            return;
-        }
         let tail = self.tail.load(Relaxed);
         if tail.is_null() {
             self.head.store(h as *mut Header, Relaxed);
@@ -161,33 +264,18 @@ impl LocalQueue {
         self.tail.store(h as *mut Header, Relaxed);
     }
 
-    /// Inserts `h` before the first task with a later deadline: O(runnable tasks), which an
-    /// EDF executor pays only when a task is woken with an earlier deadline than the last.
-    fn insert_sorted(&self, h: *const Header) {
-        let key = edf_key(h);
-        let mut prev: *const Header = ptr::null();
-        let mut cur: *const Header = self.head.load(Relaxed);
-        while !cur.is_null() && edf_key(cur) <= key {
-            prev = cur;
-            // SAFETY: queued tasks are live; their links belong to this queue.
-            cur = unsafe { *(*cur).next.get() };
-        }
-        // SAFETY: as above; `h` is ours to link.
-        unsafe { *(*h).next.get() = cur };
-        if prev.is_null() {
-            self.head.store(h as *mut Header, Relaxed);
-        } else {
-            // SAFETY: as above.
-            unsafe { *(*prev).next.get() = h };
-        }
-        if cur.is_null() {
-            self.tail.store(h as *mut Header, Relaxed);
-        }
-    }
-
     fn pop(&self) -> Option<NonNull<Header>> {
         let _busy = Busy::enter();
         let h = NonNull::new(self.head.load(Relaxed))?;
+        if self.edf {
+            // SAFETY: the root is a live queued task; its children are heaps of such tasks.
+            let root = unsafe {
+                let n = *edf_node(h.as_ptr());
+                edf_merge(n.left, n.right)
+            };
+            self.head.store(root as *mut Header, Relaxed);
+            return Some(h);
+        }
         // SAFETY: a queued task is live; its link belongs to this queue.
         let next = unsafe { *h.as_ref().next.get() };
         self.head.store(next as *mut Header, Relaxed);
@@ -226,17 +314,51 @@ pub(crate) struct Shared {
     name: &'static str,
     budget: usize,
     /// Live tasks in static pools (the arena is scanned instead for the others), for
-    /// shutdown. Touched only when a pool task starts or is released.
-    pool_tasks: std::sync::Mutex<PoolList>,
+    /// shutdown.
+    pool: PoolList,
     /// Counters, owner-thread only.
     stats: UnsafeCell<Stats>,
 }
 
-/// Head of an intrusive list of pool task headers (links in `Header::pool_links`).
-struct PoolList(*const Header);
+/// The executor's static-pool tasks that started and have not completed, so that shutdown
+/// can cancel them and wait for them (arena tasks are found by scanning the arena instead).
+///
+/// # Design: no lock, no thread waits for another
+/// A pool task's membership changes at two moments, and each has one kind of thread:
+/// - **start**, on any thread (a [`Spawner`] on another thread, a task of this executor):
+///   the task is pushed onto `incoming`, the inbox's lock-free CAS-push stack, before it is
+///   first scheduled;
+/// - **completion**, always on the executor thread (the poll that drops its future, also when
+///   cancelled): `incoming` is taken into `live`, the executor thread's own doubly-linked
+///   list, and the task is unlinked from it. It is there: it was pushed before it could be
+///   scheduled, hence before this poll.
+///
+/// Shutdown's scans run on the executor thread too: take `incoming`, walk `live`. Releasing
+/// a task's slot (its last reference dropped, on whichever thread) does not touch the list:
+/// the task left it at completion, which always comes first (the executor holds a reference
+/// until then). So the only shared part is the CAS-push stack (model-checked with the
+/// inbox), and `live` is plain single-threaded data.
+struct PoolList {
+    incoming: Inbox<PoolNode>,
+    /// Head of the list of taken tasks (links: `Header::pool_links` as [prev, next]).
+    /// Executor thread only.
+    live: UnsafeCell<*const Header>,
+}
 
-// SAFETY: the list is only reached under its Mutex; the headers it points to are live tasks.
-unsafe impl Send for PoolList {}
+/// A task header seen through its pool link, so the inbox can stack pool tasks.
+#[repr(transparent)]
+struct PoolNode(Header);
+
+// SAFETY: the link slot is `pool_links[1]`, used as the `incoming` stack's link only from a
+// pool task's start until the executor thread takes it (nothing else touches the pool links
+// meanwhile), and the same slot for the same node every time.
+unsafe impl Linked for PoolNode {
+    fn link(node: *const Self) -> *mut *const Self {
+        // SAFETY: callers pass live headers (PoolNode is a transparent Header); element 1 of
+        // the two-element array is in bounds.
+        unsafe { ((*node).0.pool_links.get() as *mut *const Header).add(1) as *mut *const Self }
+    }
+}
 
 thread_local! {
     static CURRENT: Cell<*const Shared> = const { Cell::new(ptr::null()) };
@@ -407,8 +529,9 @@ impl Shared {
         unsafe { cell.write(TaskCell::new(fut, this, slot, pool_flag, name)) };
         let ptr = NonNull::new(cell as *mut Header).expect("slot pointers are non-null");
         if pooled {
-            // SAFETY: a live pool task of this executor, not listed yet; `this` is alive.
-            unsafe { (*this).list_pooled(ptr.as_ptr()) };
+            // Before it is scheduled: its completion, on the executor thread, finds it.
+            // SAFETY: a live pool task of this executor, in no stack yet; `this` is alive.
+            unsafe { (*this).pool.incoming.push(ptr.as_ptr() as *const PoolNode) };
         }
         // State: SCHEDULED, 3 references: executor (released at completion), JoinHandle
         // (moved into it), queue (moved into the queue entry below).
@@ -419,35 +542,42 @@ impl Shared {
         handle
     }
 
-    /// Puts a pool task on the executor's list.
+    /// Takes the pool tasks started since the last call into `live`.
     ///
     /// # Safety
-    /// `h` is a live pool task of this executor, not on the list.
-    unsafe fn list_pooled(&self, h: *const Header) {
-        let mut l = self.pool_tasks.lock().unwrap_or_else(|e| e.into_inner());
-        // SAFETY: links are only touched under this lock; `h` and the old head are live.
+    /// Called on the executor thread (the single consumer of `incoming`, the only user of
+    /// `live`).
+    unsafe fn take_pool_starts(&self) {
+        // SAFETY: caller's contract; the nodes taken are live pool tasks of this executor
+        // that have not completed (completion takes them first), and `live`'s members too.
         unsafe {
-            *(*h).pool_links.get() = [ptr::null(), l.0];
-            if !l.0.is_null() {
-                (*(*l.0).pool_links.get())[0] = h;
-            }
+            self.pool.incoming.take_all(|n| {
+                let h = n as *const Header;
+                let head = *self.pool.live.get();
+                *(*h).pool_links.get() = [ptr::null(), head];
+                if !head.is_null() {
+                    (*(*head).pool_links.get())[0] = h;
+                }
+                *self.pool.live.get() = h;
+            });
         }
-        l.0 = h;
     }
 
-    /// Takes a released pool task off the list.
+    /// A pool task completed: it leaves the list.
     ///
     /// # Safety
-    /// `this` is alive and `h` is on its list.
-    pub(crate) unsafe fn unlist_pooled(this: *const Shared, h: *const Header) {
+    /// `this` is alive; called on its executor thread, during the poll that completed the
+    /// pool task `h` of this executor.
+    pub(crate) unsafe fn pool_task_completed(this: *const Shared, h: *const Header) {
         // SAFETY: alive per the caller.
         let s = unsafe { &*this };
-        let mut l = s.pool_tasks.lock().unwrap_or_else(|e| e.into_inner());
-        // SAFETY: links are only touched under this lock; neighbours are live list members.
+        // SAFETY: executor thread. `h` was pushed before it was scheduled, so it is in
+        // `live` once the stack is taken; `live`'s members are live tasks, ours to relink.
         unsafe {
+            s.take_pool_starts();
             let [prev, next] = *(*h).pool_links.get();
             if prev.is_null() {
-                l.0 = next;
+                *s.pool.live.get() = next;
             } else {
                 (*(*prev).pool_links.get())[1] = next;
             }
@@ -628,18 +758,17 @@ impl Builder {
             inbox: Inbox::new(),
             parker: Parker::new(),
             wake: Doorbell::new()?,
-            local: LocalQueue {
-                head: AtomicPtr::new(ptr::null_mut()),
-                tail: AtomicPtr::new(ptr::null_mut()),
-                edf: self.edf,
-            },
+            local: LocalQueue::new(self.edf),
             main_woken: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             spawning: AtomicUsize::new(0),
             panic_policy: self.panic_policy,
             name: self.name,
             budget: self.budget,
-            pool_tasks: std::sync::Mutex::new(PoolList(ptr::null())),
+            pool: PoolList {
+                incoming: Inbox::new(),
+                live: UnsafeCell::new(ptr::null()),
+            },
             stats: UnsafeCell::new(Stats::default()),
         });
         // Boxed: timer futures keep a pointer to the reactor they are armed in, so it must
@@ -937,11 +1066,14 @@ impl Executor {
                 }
             }
         }
-        let l = s.pool_tasks.lock().unwrap_or_else(|e| e.into_inner());
-        let mut h = l.0;
+        // SAFETY: we are the executor thread.
+        unsafe { s.take_pool_starts() };
+        // SAFETY: as above: `live` is ours.
+        let mut h = unsafe { *s.pool.live.get() };
         while !h.is_null() {
-            // SAFETY: listed tasks are live (they leave the list before release, under this
-            // lock, which we hold); `cancel` only touches their state.
+            // SAFETY: listed tasks have not completed, so the executor's reference keeps them
+            // alive; `cancel` only touches their state (queuing one does not poll it, so the
+            // list does not change during this walk).
             let hr = unsafe { &*h };
             if hr.state.cancel() == task::state::Wake::Enqueue {
                 s.local.push(h);
@@ -961,14 +1093,11 @@ impl Executor {
         let arena_done = (0..s.arena.capacity())
             .filter(|&i| s.arena.is_ready(i))
             .all(|i| done(s.arena.slot_ptr(i) as *const Header));
-        let l = s.pool_tasks.lock().unwrap_or_else(|e| e.into_inner());
-        let mut h = l.0;
-        let mut pool_done = true;
-        while !h.is_null() {
-            pool_done &= done(h);
-            // SAFETY: listed tasks are live while we hold the lock.
-            h = unsafe { (*(*h).pool_links.get())[1] };
-        }
+        // Pool tasks leave the list when they complete: done when it is empty.
+        // SAFETY: we are the executor thread.
+        unsafe { s.take_pool_starts() };
+        // SAFETY: as above: `live` is ours.
+        let pool_done = unsafe { (*s.pool.live.get()).is_null() };
         arena_done && pool_done
     }
 }

@@ -1,90 +1,149 @@
-//! The intrusive waiter list: the unsafe core of [`Notify`](super::Notify).
+//! The waiter list of [`Notify`](super::Notify) and its whole protocol: the unsafe, lock-free
+//! core, model-checked with loom (runtime/loom-models compiles this file against loom's
+//! atomics and a loom lock).
 //!
-//! A [`Waiter`] lives inside a pinned future; the list only links waiters, it never owns or
-//! allocates them. Every link (`prev`, `next`) and every linked waiter's `waker` is touched
-//! only by whoever holds the lock that guards the [`List`] (methods take `&mut List` as the
-//! proof). A waiter leaves the list in exactly one of two ways:
+//! # Shape
+//! A waiter is a node inside its pinned future ([`Wait`]); nothing is allocated. The shared
+//! part ([`Waiters`]) is:
 //!
-//! * a notifier unlinks it, takes its waker, then publishes [`ONE`] or [`ALL`] in its
-//!   `notified` word (Release) and never touches it again: from that store on, the waiter
-//!   belongs to its future alone, which may read the word without the lock (Acquire) and
-//!   complete, or be dropped;
-//! * its future, being dropped under the lock, sees [`NONE`] and unlinks itself.
+//! - `state`, one atomic word: a stored permit, a rescan request, the number `P` of
+//!   `notify_one` calls not yet handed to a waiter, and the generation (the number of
+//!   `notify_waiters` calls);
+//! - `incoming`, a CAS-push stack (the executor inbox's shape) where a waiter puts itself
+//!   when first polled: linking never waits for anyone;
+//! - `list`, a FIFO doubly-linked list in wait order, touched only by the thread holding the
+//!   *token* (`lock`, an evl-core [`RawLock`]), which drains `incoming` into it first;
+//! - `epoch`, a counter every operation that leaves work behind bumps.
 //!
-//! So a waiter is never freed while linked, and never linked twice.
+//! # Who does the list work: whoever is free to
+//! Operations never wait for the token. `notify_one` adds one to `P` (or stores the permit
+//! when nobody waits), `notify_waiters` bumps the generation (and asks for a rescan when
+//! someone may wait), a first poll pushes onto `incoming` (a pushed node alone needs no pass
+//! yet: the next one drains it); then each operation that left work *posts*: bumps `epoch`
+//! and tries the token. If it gets it, it runs passes (take the rescan request; drain
+//! `incoming`; release the waiters of older generations; hand `P` to the oldest waiters of
+//! the current one, or turn it into the permit) until a pass ends with `epoch` unchanged
+//! since it began; if not, the holder will see the `epoch` change after it unlocks (both
+//! sides fence SeqCst between their write and their read) and run another pass. Work posted
+//! is therefore always done by some thread that holds the token, and no thread ever waits for
+//! another to finish; a preempted holder only delays the list work, not the callers (a
+//! holder may do the work of operations that raced with it: bounded by the waiters and
+//! notifications they added). Wakers are called after the token is released, at most
+//! [`BATCH`] per pass (their handles wait on the caller's stack).
 //!
-//! ```text
-//!  main list (in the Notify):   head -> A <-> B <-> C <- tail      (ends are null)
-//!  drain list (one notify_waiters call, on its stack):
-//!                               S <-> A <-> B <-> C <-> S           (circular through S)
-//! ```
-//! `notify_waiters` moves the whole main list behind a sentinel `S` pinned on its own stack,
-//! in O(1), then releases those waiters in batches, dropping the lock between batches to call
-//! wakers. Waiters that arrive meanwhile go to the (now empty) main list and are not part of
-//! that call. Unlinking a waiter works the same in both lists: a null neighbour means an end
-//! of the main list; in a drain list neighbours are never null.
+//! Three rare operations need the list to themselves and take the token with
+//! [`RawLock::lock`], which blocks only while another thread holds it for a pass: dropping a
+//! waiter that is still linked (it must be unlinked before its memory goes), polling a
+//! linked waiter with a different waker (the node's waker is the holder's to read), and
+//! `notify_waiters` while `P > 0` (the pending `notify_one`s must reach the waiters of the
+//! generation they were called in). See [`RawLock`] for what that wait costs on each backend.
+//!
+//! # Node ownership
+//! The owner (its future) writes a node's fields until it pushes the node (SeqCst CAS,
+//! which publishes them). From then on its links and waker belong to the token holder, except
+//! that the owner may rewrite the waker while it holds the token. A holder releases a node by
+//! unlinking it, taking its waker, and storing [`ONE`] or [`ALL`] in its `notified` word
+//! (Release) as its last touch: from that load on (Acquire) the node is the owner's again. An
+//! owner that drops a node not yet released takes the token and unlinks it itself. So a node
+//! is never freed while linked, and never linked twice.
+//!
+//! # Semantics kept
+//! * A waiter joins in first-poll order; `P` goes to the oldest waiters of the current
+//!   generation; a `notify_one` that finds nobody waiting stores one permit (several store
+//!   one), and a stored permit that a waiter missed while being pushed becomes `P` again (the
+//!   waiter checks after its push, the notifier after its store: one sees the other).
+//! * `notify_waiters` releases every waiter whose future was created in an older generation
+//!   (even if it was never polled: a first poll checks the generation), and none created
+//!   after it.
+//! * A waiter released with [`ONE`] and dropped before it completed passes the notification
+//!   on (a `notify_one`); one dropped before it was released just leaves (the `P` it might
+//!   have got goes to the next waiter, or becomes the permit).
+//!
+//! # Limits
+//! `P` saturates at 2^20 - 1 pending `notify_one`s (more are stored as the permit); the
+//! generation wraps after 2^42 `notify_waiters` calls, so a future created and first polled
+//! exactly a multiple of 2^42 calls apart would miss them (as a 30-bit counter does in tokio).
 
-use core::cell::{Cell, UnsafeCell};
+use crate::loom::lock::RawLock;
+use crate::loom::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use core::cell::UnsafeCell;
 use core::marker::PhantomPinned;
 use core::pin::Pin;
 use core::ptr;
-use core::sync::atomic::{AtomicU32, Ordering::*};
-use core::task::Waker;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use core::task::{Context, Poll, Waker};
 
-/// Not notified (yet).
+// The state word.
+/// A permit is stored.
+pub(crate) const PERMIT: u64 = 1;
+/// Waiters of an older generation may be listed: the next pass must release them.
+pub(crate) const RESCAN: u64 = 1 << 1;
+const P_SHIFT: u32 = 2;
+const P_BITS: u32 = 20;
+const P_ONE: u64 = 1 << P_SHIFT;
+const P_MAX: u64 = (1 << P_BITS) - 1;
+const P_MASK: u64 = P_MAX << P_SHIFT;
+const GEN_SHIFT: u32 = P_SHIFT + P_BITS;
+/// One `notify_waiters` call (the generation takes the upper 42 bits and wraps).
+const GEN_ONE: u64 = 1 << GEN_SHIFT;
+
+/// `notify_one` calls not yet handed to a waiter.
+pub(crate) fn pending(s: u64) -> u64 {
+    (s & P_MASK) >> P_SHIFT
+}
+
+/// The generation: `notify_waiters` calls so far (wrapping at 2^42).
+pub(crate) fn generation(s: u64) -> u64 {
+    s >> GEN_SHIFT
+}
+
+/// Not released (yet).
 pub(crate) const NONE: u32 = 0;
-/// Chosen by `notify_one`: holds one notification it must pass on if dropped unconsumed.
+/// Released by a `notify_one`: holds one notification it must pass on if dropped unconsumed.
 pub(crate) const ONE: u32 = 1;
 /// Released by `notify_waiters`.
 pub(crate) const ALL: u32 = 2;
 
-/// One waiter: a node inside a pinned future.
+/// Wakers one pass releases before it unlocks and calls them.
+pub(crate) const BATCH: usize = 32;
+
+/// One waiter: a node inside a pinned [`Wait`].
 #[derive(Debug)]
 pub(crate) struct Waiter {
     prev: UnsafeCell<*const Waiter>,
+    /// The list link, and the `incoming` stack's link before that.
     next: UnsafeCell<*const Waiter>,
-    /// The waker to call. Written by the owner while unlinked, or under the lock while
-    /// linked; taken by the notifier under the lock.
+    /// The waker a release takes.
     waker: UnsafeCell<Option<Waker>>,
-    /// [`NONE`], [`ONE`] or [`ALL`]; leaves `NONE` once, when a notifier releases it.
+    /// The generation its future was created in (written before the node is pushed).
+    generation: UnsafeCell<u64>,
+    /// [`NONE`], [`ONE`] or [`ALL`]; leaves `NONE` once, as a holder's last touch.
     notified: AtomicU32,
     _pinned: PhantomPinned,
 }
 
 impl Waiter {
-    pub(crate) const fn new() -> Self {
+    fn new() -> Self {
         Waiter {
             prev: UnsafeCell::new(ptr::null()),
             next: UnsafeCell::new(ptr::null()),
             waker: UnsafeCell::new(None),
+            generation: UnsafeCell::new(0),
             notified: AtomicU32::new(NONE),
             _pinned: PhantomPinned,
         }
     }
 
-    /// How it was notified (Acquire: after [`ONE`]/[`ALL`] the waiter is the owner's alone).
-    pub(crate) fn notified(&self) -> u32 {
+    /// How it was released (Acquire: after [`ONE`]/[`ALL`] the node is its owner's alone).
+    fn notified(&self) -> u32 {
         self.notified.load(Acquire)
     }
 }
 
-/// The main list of a `Notify`: FIFO, oldest at the head.
+/// The FIFO of listed waiters, oldest at the head. Only the token holder touches it.
 #[derive(Debug)]
 pub(crate) struct List {
     head: *const Waiter,
     tail: *const Waiter,
-}
-
-// SAFETY: the pointers are links to waiters that are only reached under the Mutex that owns
-// this List; moving the List between threads moves no waiter. A `Waiter`'s only non-Send
-// content is through these links and its Waker, which is Send.
-unsafe impl Send for List {}
-
-/// Locks `m`. A poisoned lock is still consistent: no code that can panic (waker clones,
-/// drops, wakes) runs while a list is half-updated, so the poison flag is ignored.
-pub(crate) fn lock(m: &Mutex<List>) -> MutexGuard<'_, List> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl List {
@@ -95,21 +154,13 @@ impl List {
         }
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.head.is_null()
-    }
-
-    /// Links `w` at the tail, with `waker` to call when it is released.
+    /// Links `w` at the tail.
     ///
     /// # Safety
-    /// `w` is pinned and stays valid until it is unlinked (by a notifier, or by its owner under
-    /// this list's lock before it is freed), and is not linked anywhere now.
-    pub(crate) unsafe fn push_back(&mut self, w: Pin<&Waiter>, waker: Waker) {
-        let w = w.get_ref() as *const Waiter;
-        // SAFETY: `w` is valid and unlinked (caller), so nobody else touches its fields; the
-        // tail, if any, is a linked and therefore valid waiter whose links we own (lock).
+    /// The token is held; `w` is a pushed node just taken off `incoming` (valid, unlinked).
+    unsafe fn push_back(&mut self, w: *const Waiter) {
+        // SAFETY: caller's contract; the tail, if any, is linked and so valid.
         unsafe {
-            *(*w).waker.get() = Some(waker);
             *(*w).prev.get() = self.tail;
             *(*w).next.get() = ptr::null();
             if self.tail.is_null() {
@@ -121,12 +172,12 @@ impl List {
         self.tail = w;
     }
 
-    /// Unlinks `w` from whichever list holds it (this one, or a [`Drain`] of this one).
+    /// Unlinks `w`.
     ///
     /// # Safety
-    /// `w` is linked in this list or in a live `Drain` guarded by the same lock.
+    /// The token is held and `w` is linked in this list.
     unsafe fn unlink(&mut self, w: *const Waiter) {
-        // SAFETY: `w` and its neighbours are linked, hence valid; their links are ours (lock).
+        // SAFETY: `w` and its neighbours are linked, hence valid; their links are ours.
         unsafe {
             let prev = *(*w).prev.get();
             let next = *(*w).next.get();
@@ -140,156 +191,583 @@ impl List {
             } else {
                 *(*next).prev.get() = prev;
             }
-            *(*w).prev.get() = ptr::null();
-            *(*w).next.get() = ptr::null();
         }
     }
 
-    /// Unlinks the waiter `w` on behalf of its owner, which is about to drop it unnotified.
+    /// Unlinks `w`, takes its waker, publishes `how` (the last touch).
     ///
     /// # Safety
-    /// `w` was pushed onto this list (and was valid since) and `w.notified()` is [`NONE`]
-    /// under this lock: it is still linked, here or in a `Drain` of this list.
-    pub(crate) unsafe fn remove(&mut self, w: Pin<&Waiter>) {
-        // SAFETY: as the caller argues, `w` is linked here or in a drain of ours.
-        unsafe { self.unlink(w.get_ref()) }
-    }
-
-    /// Replaces the waker of the still-linked waiter `w` (its owner was polled again with a
-    /// different waker); returns the old one, to be dropped after the lock is released.
-    ///
-    /// # Safety
-    /// As [`List::remove`]: `w` is linked (notified is [`NONE`] under this lock).
-    pub(crate) unsafe fn update_waker(&mut self, w: Pin<&Waiter>, waker: &Waker) -> Option<Waker> {
-        // SAFETY: a linked waiter's waker is only touched under the lock, which we hold.
-        let slot = unsafe { &mut *w.waker.get() };
-        match slot {
-            Some(old) if old.will_wake(waker) => None,
-            _ => slot.replace(waker.clone()),
-        }
-    }
-
-    /// Unlinks the oldest waiter and releases it with `how`; returns its waker.
-    pub(crate) fn pop_front(&mut self, how: u32) -> Option<Option<Waker>> {
-        let w = self.head;
-        if w.is_null() {
-            return None;
-        }
-        // SAFETY: `w` is linked here (it is the head), so it is valid.
-        Some(unsafe { self.release(w, how) })
-    }
-
-    /// Unlinks `w`, takes its waker, publishes `how`.
-    ///
-    /// # Safety
-    /// `w` is linked in this list or in a live `Drain` of it.
+    /// As [`List::unlink`].
     unsafe fn release(&mut self, w: *const Waiter, how: u32) -> Option<Waker> {
-        // SAFETY: caller: linked, hence valid, and its links/waker are ours under the lock.
+        // SAFETY: caller's contract: linked, hence valid; its links and waker are ours.
         let waker = unsafe {
             self.unlink(w);
             (*(*w).waker.get()).take()
         };
-        // SAFETY: still valid: its owner cannot free it before seeing this store (an
-        // unnotified owner must take the lock, which we hold, before dropping it).
+        // SAFETY: still valid: its owner cannot free it before it sees this store (an owner
+        // that finds it unreleased must take the token, which we hold, to unlink it).
         unsafe { (*w).notified.store(how, Release) };
-        // From here on `w` belongs to its owner: not touched again.
         waker
     }
 }
 
-/// The waiters of one `notify_waiters` call, linked in a circle through a sentinel pinned on
-/// that call's stack. Dropping a drain releases whatever is left (without waking it: this
-/// only happens when a waker panicked), so the sentinel never leaves while linked.
-#[derive(Debug)]
-pub(crate) struct Drain<'a> {
-    lock: &'a Mutex<List>,
-    sentinel: Waiter,
-    /// Set when a pop found the drain empty; then Drop has nothing to do.
-    done: Cell<bool>,
+/// Wakers taken by a pass, called once the token is released.
+struct Batch {
+    wakers: [Option<Waker>; BATCH],
+    n: usize,
 }
 
-impl<'a> Drain<'a> {
-    pub(crate) const fn new(lock: &'a Mutex<List>) -> Self {
-        Drain {
-            lock,
-            sentinel: Waiter::new(),
-            done: Cell::new(false),
+impl Batch {
+    fn new() -> Self {
+        Batch {
+            wakers: [const { None }; BATCH],
+            n: 0,
         }
     }
 
-    fn sentinel(self: Pin<&Self>) -> *const Waiter {
-        &self.get_ref().sentinel
+    fn is_full(&self) -> bool {
+        self.n == BATCH
     }
 
-    /// Moves every waiter of `list` into this drain.
-    ///
-    /// # Safety
-    /// `list` is the data of `self.lock`, locked by the caller (the drain's links are
-    /// guarded by that lock).
-    pub(crate) unsafe fn take_all(self: Pin<&Self>, list: &mut List) {
-        let s = self.sentinel();
-        let (head, tail) = (list.head, list.tail);
-        // SAFETY: we hold the lock (caller: `list` is its data); `s` is pinned for as long as
-        // the drain lives, and Drop unlinks everything before it goes; head/tail are linked.
-        unsafe {
-            if head.is_null() {
-                *(*s).next.get() = s;
-                *(*s).prev.get() = s;
-            } else {
-                *(*s).next.get() = head;
-                *(*s).prev.get() = tail;
-                *(*head).prev.get() = s;
-                *(*tail).next.get() = s;
+    fn push(&mut self, w: Option<Waker>) {
+        self.wakers[self.n] = w;
+        self.n += 1;
+    }
+
+    /// Calls every waker (a panicking one drops the rest, uncalled, as it unwinds).
+    fn wake_all(&mut self) {
+        for w in self.wakers[..self.n].iter_mut() {
+            if let Some(w) = w.take() {
+                w.wake();
             }
         }
-        list.head = ptr::null();
-        list.tail = ptr::null();
-    }
-
-    /// Unlinks the oldest waiter left and releases it with [`ALL`]; returns its waker, or
-    /// `None` when the drain is empty.
-    ///
-    /// # Safety
-    /// As [`Drain::take_all`]: `list` is `self.lock`'s data, locked.
-    pub(crate) unsafe fn pop(self: Pin<&Self>, list: &mut List) -> Option<Option<Waker>> {
-        let s = self.sentinel();
-        // SAFETY: the sentinel is valid (pinned in self); its links are ours (the caller
-        // holds the lock).
-        let w = unsafe { *(*s).next.get() };
-        if w == s || w.is_null() {
-            self.done.set(true);
-            return None;
-        }
-        // SAFETY: `w` is linked in this drain (it is the sentinel's successor), which is
-        // guarded by `list`'s lock; its neighbours are never null, so `list` is untouched.
-        Some(unsafe { list.release(w, ALL) })
+        self.n = 0;
     }
 }
 
-impl Drop for Drain<'_> {
-    fn drop(&mut self) {
-        if self.done.get() {
-            return;
+/// The shared part of a `Notify`. Built field by field (the `Notify` does it in a `const fn`;
+/// the loom models with [`Waiters::new`]).
+#[derive(Debug)]
+pub(crate) struct Waiters {
+    pub(crate) state: AtomicU64,
+    pub(crate) incoming: AtomicPtr<Waiter>,
+    /// Nodes in `list`, plus one while a drain holds nodes taken off `incoming`.
+    pub(crate) listed: AtomicUsize,
+    pub(crate) epoch: AtomicU32,
+    pub(crate) lock: RawLock,
+    pub(crate) list: UnsafeCell<List>,
+}
+
+// SAFETY: `list` and the nodes it reaches are only touched by the token holder (the token is
+// an atomic lock); a node's owner reaches it through its pinned future, and hands it over by
+// the protocol in the module docs. Everything else is atomics. Wakers are Send + Sync.
+unsafe impl Sync for Waiters {}
+// SAFETY: as above; moving a Waiters moves no node (a Waiters with nodes is borrowed by them).
+unsafe impl Send for Waiters {}
+
+impl Waiters {
+    /// Empty (the loom models; `Notify::new` builds the same in a `const fn`).
+    #[allow(dead_code)]
+    pub(crate) fn new() -> Self {
+        Waiters {
+            state: AtomicU64::new(0),
+            incoming: AtomicPtr::new(ptr::null_mut()),
+            listed: AtomicUsize::new(0),
+            epoch: AtomicU32::new(0),
+            lock: RawLock::new(),
+            list: UnsafeCell::new(List::new()),
         }
-        let mut list = lock(self.lock);
-        // Release without waking: we get here only while unwinding from a waker's panic, and
-        // calling more wakers could panic again. Each waiter keeps its waker (its owner
-        // drops it); the tasks are not woken, as if the notification had raced their drop.
-        // Drop runs in place: if the drain was pinned and used, this is the address its
-        // waiters point to; if it was never used, the sentinel's links are null.
-        let s: *const Waiter = &self.sentinel;
+    }
+
+    /// Whether a waiter may be linked (pushed or listed). Exact enough: a false "yes" only
+    /// sends a notification through `P`, which becomes the permit if nobody is there.
+    fn maybe_waiting(&self) -> bool {
+        !self.incoming.load(SeqCst).is_null() || self.listed.load(SeqCst) > 0
+    }
+
+    /// Wakes the oldest waiter, or stores the permit. Never waits.
+    pub(crate) fn notify_one(&self) {
+        let mut s = self.state.load(SeqCst);
         loop {
-            // SAFETY: the sentinel is valid (in self); its links are ours (lock).
-            let w = unsafe { *(*s).next.get() };
-            if w == s || w.is_null() {
+            if pending(s) < P_MAX && self.maybe_waiting() {
+                match self
+                    .state
+                    .compare_exchange_weak(s, s + P_ONE, SeqCst, SeqCst)
+                {
+                    Ok(_) => return self.post(),
+                    Err(x) => s = x,
+                }
+                continue;
+            }
+            match self
+                .state
+                .compare_exchange_weak(s, s | PERMIT, SeqCst, SeqCst)
+            {
+                Ok(_) => break,
+                Err(x) => s = x,
+            }
+        }
+        // A waiter pushed meanwhile may have checked for the permit before it was stored:
+        // it pushes, fences, then looks at the state; we store, fence, then look for it.
+        fence(SeqCst);
+        if self.maybe_waiting() {
+            self.permit_to_pending();
+        }
+    }
+
+    /// Turns a stored permit into a notification for the oldest waiter.
+    fn permit_to_pending(&self) {
+        let mut s = self.state.load(SeqCst);
+        while s & PERMIT != 0 && pending(s) < P_MAX {
+            match self
+                .state
+                .compare_exchange_weak(s, (s & !PERMIT) + P_ONE, SeqCst, SeqCst)
+            {
+                Ok(_) => return self.post(),
+                Err(x) => s = x,
+            }
+        }
+    }
+
+    /// Releases every waiter whose future was created before the call. Never waits, unless a
+    /// `notify_one` is pending meanwhile (then it takes the token to hand that on first).
+    pub(crate) fn notify_waiters(&self) {
+        let mut s = self.state.load(SeqCst);
+        loop {
+            if pending(s) != 0 {
+                return self.notify_waiters_locked();
+            }
+            match self
+                .state
+                .compare_exchange_weak(s, s.wrapping_add(GEN_ONE), SeqCst, SeqCst)
+            {
+                Ok(_) => break,
+                Err(x) => s = x,
+            }
+        }
+        // A waiter pushed meanwhile checks the generation after its push (and a fence) and
+        // asks for the rescan itself if we miss it here.
+        fence(SeqCst);
+        if self.maybe_waiting() {
+            self.state.fetch_or(RESCAN, SeqCst);
+            self.post();
+        }
+    }
+
+    /// `notify_waiters` with `notify_one`s pending: hands them on, then bumps the generation,
+    /// all under the token.
+    fn notify_waiters_locked(&self) {
+        self.lock.lock();
+        let mut batch = Batch::new();
+        loop {
+            // SAFETY: we hold the token.
+            if unsafe { self.pass(&mut batch) } {
+                // The batch is full: wake it outside the token, then go on.
+                // SAFETY: we hold the token.
+                unsafe { self.lock.unlock() };
+                batch.wake_all();
+                self.lock.lock();
+                continue;
+            }
+            let s = self.state.load(SeqCst);
+            if pending(s) != 0 {
+                continue; // a notify_one came meanwhile: hand it on first
+            }
+            if self
+                .state
+                .compare_exchange(s, s.wrapping_add(GEN_ONE) | RESCAN, SeqCst, SeqCst)
+                .is_ok()
+            {
                 break;
             }
-            // SAFETY: `w` is linked in this drain, guarded by the lock we hold; the waker
-            // stays in it and goes with its owner.
-            unsafe {
-                list.unlink(w);
-                (*w).notified.store(ALL, Release);
+        }
+        // SAFETY: we hold the token.
+        unsafe { self.run_locked(batch) };
+    }
+
+    /// Records that this operation left work behind, then does it if the token is free.
+    fn post(&self) {
+        self.epoch.fetch_add(1, SeqCst);
+        // Pairs with the fence after the holder's unlock: either we get the token, or the
+        // holder sees our epoch bump.
+        fence(SeqCst);
+        self.run();
+    }
+
+    /// Runs passes if the token is free.
+    fn run(&self) {
+        if self.lock.try_lock() {
+            // SAFETY: just taken.
+            unsafe { self.run_locked(Batch::new()) };
+        }
+    }
+
+    /// Passes until one ends with nothing posted meanwhile; releases the token, wakes the
+    /// released waiters.
+    ///
+    /// # Safety
+    /// The calling thread holds the token; it is released here.
+    unsafe fn run_locked(&self, mut batch: Batch) {
+        loop {
+            let e0 = self.epoch.load(SeqCst);
+            // SAFETY: we hold the token.
+            let full = unsafe { self.pass(&mut batch) };
+            // SAFETY: we hold the token.
+            unsafe { self.lock.unlock() };
+            fence(SeqCst);
+            batch.wake_all();
+            if !full && self.epoch.load(SeqCst) == e0 {
+                return;
             }
+            if !self.lock.try_lock() {
+                return; // its holder sees what we saw
+            }
+        }
+    }
+
+    /// Takes the token (waiting for it if another thread holds it), runs `f` on the list,
+    /// then passes as [`run_locked`](Waiters::run_locked) does.
+    fn locked<R>(&self, f: impl FnOnce(&mut List) -> R) -> R {
+        self.lock.lock();
+        // SAFETY: we hold the token: the list is ours.
+        let r = f(unsafe { &mut *self.list.get() });
+        // SAFETY: we hold the token.
+        unsafe { self.run_locked(Batch::new()) };
+        r
+    }
+
+    /// Moves `incoming` to the list's tail, oldest first.
+    ///
+    /// # Safety
+    /// The token is held.
+    unsafe fn drain(&self, list: &mut List) {
+        if self.incoming.load(SeqCst).is_null() {
+            return;
+        }
+        // Keeps `maybe_waiting` true while the nodes are in no structure it looks at.
+        self.listed.fetch_add(1, SeqCst);
+        let mut w = self.incoming.swap(ptr::null_mut(), SeqCst) as *const Waiter;
+        let mut rev: *const Waiter = ptr::null();
+        let mut k = 0;
+        while !w.is_null() {
+            // SAFETY: taken nodes are pushed, unreleased nodes: ours under the token.
+            unsafe {
+                let next = *(*w).next.get();
+                *(*w).next.get() = rev;
+                rev = w;
+                w = next;
+            }
+            k += 1;
+        }
+        while !rev.is_null() {
+            // SAFETY: as above; read the link before relinking the node.
+            unsafe {
+                let next = *(*rev).next.get();
+                list.push_back(rev);
+                rev = next;
+            }
+        }
+        self.listed.fetch_add(k, SeqCst);
+        self.listed.fetch_sub(1, SeqCst);
+    }
+
+    /// One pass: drain, release older generations, hand pending `notify_one`s on. Returns
+    /// true when it stopped because `batch` is full (the rest is left for the next pass).
+    ///
+    /// # Safety
+    /// The token is held.
+    unsafe fn pass(&self, batch: &mut Batch) -> bool {
+        // SAFETY: the token is held: the list is ours.
+        let list = unsafe { &mut *self.list.get() };
+        // The rescan request is taken before the drain, so every node pushed before it was
+        // asked for is scanned (a node pushed later is its owner's to ask about again).
+        let rescan = self.state.load(SeqCst) & RESCAN != 0;
+        let g = if rescan {
+            generation(self.state.fetch_and(!RESCAN, SeqCst))
+        } else {
+            0
+        };
+        // SAFETY: as above.
+        unsafe { self.drain(list) };
+        if rescan {
+            let mut w = list.head;
+            while !w.is_null() {
+                // SAFETY: listed nodes are valid and ours; read the link before releasing.
+                let (next, old) = unsafe { (*(*w).next.get(), *(*w).generation.get() != g) };
+                if old {
+                    if batch.is_full() {
+                        self.state.fetch_or(RESCAN, SeqCst);
+                        return true;
+                    }
+                    // SAFETY: `w` is linked here.
+                    batch.push(unsafe { list.release(w, ALL) });
+                    self.listed.fetch_sub(1, SeqCst);
+                }
+                w = next;
+            }
+        }
+        loop {
+            let s = self.state.load(SeqCst);
+            if pending(s) == 0 {
+                return false;
+            }
+            let g = generation(s);
+            let mut w = list.head;
+            // SAFETY: listed nodes are valid and ours.
+            while !w.is_null() && unsafe { *(*w).generation.get() } != g {
+                // SAFETY: as above.
+                w = unsafe { *(*w).next.get() };
+            }
+            if w.is_null() {
+                // Nobody of this generation waits: the notifications become the permit.
+                if self
+                    .state
+                    .compare_exchange(s, (s & !P_MASK) | PERMIT, SeqCst, SeqCst)
+                    .is_err()
+                {
+                    continue;
+                }
+                fence(SeqCst); // as in notify_one
+                if self.incoming.load(SeqCst).is_null() {
+                    return false;
+                }
+                // A waiter pushed after the drain may have missed the permit: give it back
+                // as a notification (unless that waiter did already) and look again.
+                let s = self.state.load(SeqCst);
+                if s & PERMIT != 0 {
+                    let _ = self
+                        .state
+                        .compare_exchange(s, (s & !PERMIT) + P_ONE, SeqCst, SeqCst);
+                }
+                // SAFETY: as above.
+                unsafe { self.drain(list) };
+                continue;
+            }
+            if batch.is_full() {
+                return true;
+            }
+            if self
+                .state
+                .compare_exchange(s, s - P_ONE, SeqCst, SeqCst)
+                .is_err()
+            {
+                continue; // a new notification, or a new generation: look again
+            }
+            // SAFETY: `w` is linked here.
+            batch.push(unsafe { list.release(w, ONE) });
+            self.listed.fetch_sub(1, SeqCst);
+        }
+    }
+
+    /// Whether a pass has work to do that a poll may as well do (a waker panicked in a pass
+    /// and left the rest of its work; or a holder is slow).
+    fn has_work(&self) -> bool {
+        let s = self.state.load(SeqCst);
+        s & RESCAN != 0 || pending(s) != 0
+    }
+}
+
+/// Where a [`Wait`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Not polled yet: not pushed.
+    Init,
+    /// Pushed (listed, or released: the node's `notified` word says which).
+    Waiting,
+    /// Completed.
+    Done,
+}
+
+/// The owner's side of one wait: the node and what only the owner touches. Must be pinned
+/// to be polled; dropping it unlinks its node (see [`Waiters`]).
+#[derive(Debug)]
+pub(crate) struct Wait<'a> {
+    waiters: &'a Waiters,
+    /// The generation at creation.
+    generation: u64,
+    stage: Stage,
+    /// A clone of the waker the node holds: compared without the token on every poll.
+    last: Option<Waker>,
+    node: Waiter,
+}
+
+// SAFETY: the node is reached by other threads only through the protocol of the module docs
+// (atomics, or under the token); the owner-only fields go with the owner. Wakers are Send.
+unsafe impl Send for Wait<'_> {}
+// SAFETY: `&Wait` gives access to nothing but the stage (plain data, `Debug`).
+unsafe impl Sync for Wait<'_> {}
+
+impl<'a> Wait<'a> {
+    /// A wait on `waiters`, created now (a `notify_waiters` from now on completes it).
+    pub(crate) fn new(waiters: &'a Waiters) -> Self {
+        Wait {
+            waiters,
+            generation: generation(waiters.state.load(SeqCst)),
+            stage: Stage::Init,
+            last: None,
+            node: Waiter::new(),
+        }
+    }
+
+    pub(crate) fn stage(&self) -> Stage {
+        self.stage
+    }
+
+    fn done(&mut self) -> Poll<()> {
+        self.stage = Stage::Done;
+        Poll::Ready(())
+    }
+
+    /// Polls: completes once notified (by a permit, `notify_one`, or a `notify_waiters` since
+    /// creation).
+    pub(crate) fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: nothing is moved out: the node is used in place (structurally pinned).
+        let this = unsafe { self.get_unchecked_mut() };
+        match this.stage {
+            Stage::Init => this.poll_first(cx),
+            Stage::Waiting => this.poll_again(cx),
+            Stage::Done => Poll::Ready(()),
+        }
+    }
+
+    fn poll_first(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let w = self.waiters;
+        let mut s = w.state.load(SeqCst);
+        loop {
+            if generation(s) != self.generation {
+                return self.done(); // notify_waiters was called since creation
+            }
+            if s & PERMIT == 0 {
+                break;
+            }
+            match w
+                .state
+                .compare_exchange_weak(s, s & !PERMIT, SeqCst, SeqCst)
+            {
+                Ok(_) => return self.done(), // consumed the permit
+                Err(x) => s = x,
+            }
+        }
+        // Clones are user code: before anything is published.
+        let waker = cx.waker().clone();
+        self.last = Some(waker.clone());
+        // SAFETY: the node is not pushed yet: its fields are ours.
+        unsafe {
+            *self.node.waker.get() = Some(waker);
+            *self.node.generation.get() = self.generation;
+        }
+        self.stage = Stage::Waiting;
+        let node = &self.node as *const Waiter as *mut Waiter;
+        let mut head = w.incoming.load(Relaxed);
+        loop {
+            // SAFETY: the link is ours until the CAS publishes the node.
+            unsafe { *(*node).next.get() = head };
+            match w
+                .incoming
+                .compare_exchange_weak(head, node, SeqCst, Relaxed)
+            {
+                Ok(_) => break,
+                Err(h) => head = h,
+            }
+        }
+        // A permit stored, or a notify_waiters made, between the check above and the push
+        // may have missed this node: claim the permit for the oldest waiter / ask for a
+        // rescan. (Each side writes, fences, then reads the other's word: one of them sees
+        // the other.)
+        fence(SeqCst);
+        let mut s = w.state.load(SeqCst);
+        let post = loop {
+            let stale = generation(s) != self.generation;
+            let mut new = s;
+            if s & PERMIT != 0 && pending(s) < P_MAX {
+                new = (s & !PERMIT) + P_ONE;
+            }
+            if stale {
+                new |= RESCAN;
+            }
+            if new == s {
+                // RESCAN may already be set by a pass that drained before our push: post
+                // all the same, so that a pass starts after it.
+                break stale;
+            }
+            match w.state.compare_exchange_weak(s, new, SeqCst, SeqCst) {
+                Ok(_) => break true,
+                Err(x) => s = x,
+            }
+        };
+        if post {
+            w.post();
+        }
+        if self.node.notified() != NONE {
+            return self.done();
+        }
+        Poll::Pending
+    }
+
+    fn poll_again(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.node.notified() != NONE {
+            return self.done();
+        }
+        let w = self.waiters;
+        if self.last.as_ref().is_some_and(|l| l.will_wake(cx.waker())) {
+            if w.has_work() {
+                w.run();
+            }
+        } else {
+            // A different waker: the node's is the token holder's to read, so swap it under
+            // the token (the one wait here, see the module docs).
+            let new = cx.waker().clone();
+            let keep = new.clone();
+            let node: *const Waiter = &self.node;
+            let old = w.locked(|_| {
+                // SAFETY: our node, pinned in place.
+                let n = unsafe { &*node };
+                if n.notified() == NONE {
+                    // SAFETY: token held and node unreleased: its waker is ours to change.
+                    unsafe { (*n.waker.get()).replace(new) }
+                } else {
+                    Some(new) // released meanwhile: completes below
+                }
+            });
+            drop(old); // user code, outside the token
+            self.last = Some(keep);
+        }
+        if self.node.notified() != NONE {
+            return self.done();
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Wait<'_> {
+    fn drop(&mut self) {
+        if self.stage != Stage::Waiting {
+            return; // never pushed, or completed
+        }
+        let w = self.waiters;
+        match self.node.notified() {
+            ALL => return,
+            ONE => return w.notify_one(), // chosen but not completed: pass it on
+            _ => {}
+        }
+        let node: *const Waiter = &self.node;
+        let forward = w.locked(|list| {
+            // SAFETY: we hold the token; the node may still be on `incoming`.
+            unsafe { w.drain(list) };
+            // SAFETY: our node, valid (we are dropping it in place: pinned).
+            match unsafe { (*node).notified() } {
+                NONE => {
+                    // SAFETY: unreleased and drained: linked in the list.
+                    unsafe { list.unlink(node) };
+                    w.listed.fetch_sub(1, SeqCst);
+                    false
+                }
+                ONE => true,
+                _ => false,
+            }
+        });
+        if forward {
+            w.notify_one();
         }
     }
 }

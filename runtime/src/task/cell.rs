@@ -51,6 +51,7 @@ impl<F: Future> Cell<F> {
                 pool_links: UnsafeCell::new([core::ptr::null(); 2]),
                 name,
                 deadline: core::sync::atomic::AtomicU64::new(0),
+                edf: UnsafeCell::new(super::EdfNode::EMPTY),
             },
             stage: UnsafeCell::new(Stage::Running(future)),
         }
@@ -134,6 +135,10 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
                 replace_contained(stage, Stage::Finished(out), c.header.name, c.header.shared)
             };
             let prev = c.header.state.complete();
+            if !c.header.pool_flag.is_null() {
+                // SAFETY: the executor thread, completing this pool task of that executor.
+                unsafe { Shared::pool_task_completed(c.header.shared, ptr.as_ptr()) };
+            }
             if prev & JOIN_INTEREST == 0 {
                 // Nobody will read it.
                 // SAFETY: as above.

@@ -103,13 +103,39 @@ pub(crate) struct Header {
     pub(crate) slot: usize,
     /// The claim flag of the static pool slot holding the task (null for arena tasks).
     pub(crate) pool_flag: *const core::sync::atomic::AtomicBool,
-    /// Links in the executor's list of live pool tasks (guarded by its `pool_tasks` lock).
+    /// Pool tasks: the link of the executor's stack of started tasks (element 1), then
+    /// [prev, next] in its list of tasks not yet complete (see `executor::PoolList`).
     pub(crate) pool_links: UnsafeCell<[*const Header; 2]>,
     /// A name for reports (panics, tracing).
     pub(crate) name: &'static str,
     /// EDF deadline in monotonic ns (0: none). Written by the task itself during its poll,
     /// read by its executor thread: same thread, but atomic to keep the header `Sync`.
     pub(crate) deadline: core::sync::atomic::AtomicU64,
+    /// The task's node in an EDF executor's run queue (a leftist heap): touched only by the
+    /// executor thread, while the task is in that queue.
+    pub(crate) edf: UnsafeCell<EdfNode>,
+}
+
+/// A task's node in the EDF run queue (see `executor::LocalQueue`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EdfNode {
+    /// Children in the leftist heap.
+    pub(crate) left: *const Header,
+    pub(crate) right: *const Header,
+    /// Length of the rightmost path to a missing child (null: 0).
+    pub(crate) rank: u32,
+    /// The order key, fixed when the task is queued: its deadline (`u64::MAX`: none), then
+    /// its queue sequence number (FIFO among equal deadlines).
+    pub(crate) key: (u64, u64),
+}
+
+impl EdfNode {
+    pub(crate) const EMPTY: EdfNode = EdfNode {
+        left: core::ptr::null(),
+        right: core::ptr::null(),
+        rank: 0,
+        key: (0, 0),
+    };
 }
 
 /// A reference-counted pointer to a live task header.
@@ -179,8 +205,7 @@ pub(crate) unsafe fn free(ptr: NonNull<Header>) {
         // returns.
         unsafe { Shared::release_slot(shared, slot) };
     } else {
-        // SAFETY: the executor outlives its tasks; the task is on its pool list until here.
-        unsafe { Shared::unlist_pooled(shared, ptr.as_ptr()) };
+        // The task left its executor's pool list when it completed.
         // SAFETY: the flag lives in a static pool; once cleared, a claimer may reuse the slot,
         // and we touch it no more. Then the task's reference to its executor goes.
         unsafe {

@@ -26,23 +26,32 @@
 //!   (epoll forgets it): the set then drops the registrations whose descriptor is closed
 //!   and waits again.
 //! - Every change and wait needs a caller attached to the core ([`ErrorKind::PermissionDenied`]
-//!   otherwise). The registration table is behind a `std::sync::Mutex`: uncontended it costs
-//!   no system call; contended, its futex call moves the waiting thread in-band.
+//!   otherwise).
+//! - The registration table is sized when the set is made ([`PollSet::with_capacity`]) and
+//!   never grows: a registration past its size is [`ErrorKind::CapacityExceeded`], never an
+//!   allocation. It (and the serialisation of changes, which keeps the generation mirror
+//!   exact) is guarded by a [`RawLock`]: uncontended one compare-and-swap; contended (two
+//!   threads changing or waiting on one set, or on one private group, at once) the later
+//!   thread sleeps out-of-band in short steps until the holder is done with its few
+//!   out-of-band calls. Every caller is attached, so the wait never leaves the out-of-band
+//!   stage; there is no priority inheritance, so a set shared between threads of different
+//!   priorities can delay the higher one by the lower one's preemption. A set is normally
+//!   used by the one thread that owns it (an executor's reactor): then the lock is never
+//!   contended.
 
 use super::timer::{ns_to_timespec, require_attached, NOT_ATTACHED};
 use super::{abi36, sys};
 use crate::error::{Error, ErrorKind, Result};
+use crate::lock::RawLock;
 use crate::poll::{PollEvent, PollFlags};
 use crate::time::{Clock, Timestamp};
 use core::cell::Cell;
+use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::{Mutex, MutexGuard};
 
 /// Events taken from the core per wait (on the stack).
 const BATCH: usize = 64;
-/// Registrations a set has room for before its table grows.
-const PRESIZE: usize = 32;
 /// The events the sentinel is registered with (it never fires).
 const ANCHOR_EVENTS: u32 = libc::POLLIN as u32;
 
@@ -69,7 +78,74 @@ struct Reg {
 struct State {
     /// Whether the anchor is in the core's group yet (it is added by the first attached call).
     anchored: bool,
+    /// The registrations; its capacity (`room`) is reserved when the set is made, and `add`
+    /// refuses to go past it, so it never reallocates.
     regs: Vec<Reg>,
+    /// How many registrations the table was sized for.
+    room: usize,
+}
+
+/// Why [`State::admit`] refused a registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    /// The fd is in the set already (or is its anchor).
+    Exists,
+    /// The table is full.
+    Full,
+}
+
+impl State {
+    /// An empty table with room for `room` registrations, allocated now.
+    fn with_room(room: usize) -> core::result::Result<State, ()> {
+        let mut regs = Vec::new();
+        regs.try_reserve_exact(room).map_err(|_| ())?;
+        Ok(State {
+            anchored: false,
+            regs,
+            room,
+        })
+    }
+
+    /// Whether `fd` may be added: not there yet, not the anchor, and room left (so the push
+    /// that follows does not reallocate).
+    fn admit(&self, fd: RawFd, anchor: RawFd) -> core::result::Result<(), Refused> {
+        if fd == anchor || self.regs.iter().any(|r| r.fd == fd) {
+            return Err(Refused::Exists);
+        }
+        if self.regs.len() >= self.room {
+            return Err(Refused::Full);
+        }
+        debug_assert!(self.regs.len() < self.regs.capacity());
+        Ok(())
+    }
+}
+
+/// The state of a [`Group`], locked: unlocks on drop (also while unwinding).
+struct Locked<'a> {
+    group: &'a Group,
+}
+
+impl core::ops::Deref for Locked<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        // SAFETY: the lock is held for this guard's life: no other reference to the state
+        // exists meanwhile (the guard hands out at most one, through &self / &mut self).
+        unsafe { &*self.group.state.get() }
+    }
+}
+
+impl core::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        // SAFETY: as in deref; `&mut self` makes this reference the only one.
+        unsafe { &mut *self.group.state.get() }
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the guard was made by `Group::lock` on this thread, which took the lock.
+        unsafe { self.group.lock.unlock() };
+    }
 }
 
 /// A poll group of the core, with its anchor: a descriptor that stays in the group for its
@@ -80,19 +156,36 @@ pub(crate) struct Group {
     anchor: RawFd,
     anchor_events: u32,
     uid: u64,
-    /// The core's generation number of the group, mirrored (changed under `state`).
+    /// The core's generation number of the group, mirrored (changed under `lock`).
     generation: AtomicU32,
-    state: Mutex<State>,
+    /// Guards `state` and serialises changes to the core's group.
+    lock: RawLock,
+    state: UnsafeCell<State>,
 }
+
+// SAFETY: `state` is only reached through `Locked`, which holds `lock`; the rest is
+// descriptors and atomics.
+unsafe impl Sync for Group {}
 
 fn in_range(g: u32, lo: u32, hi: u32) -> bool {
     g.wrapping_sub(lo) <= hi.wrapping_sub(lo)
 }
 
 impl Group {
-    /// A new group that will watch `anchor` (which must outlive it) for input.
-    pub(crate) fn new(anchor: RawFd, op: &'static str) -> Result<Self> {
-        Self::with_anchor_events(anchor, ANCHOR_EVENTS, op)
+    /// A new group that will watch `anchor` (which must outlive it) for input, with room
+    /// for `room` registrations in its table (reserved now: the table never grows).
+    pub(crate) fn new(anchor: RawFd, room: usize, op: &'static str) -> Result<Self> {
+        let st = State::with_room(room).map_err(|()| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                op,
+                "no memory for a poll set that large: ask for fewer fds",
+            )
+        })?;
+        let g = Self::with_anchor_events(anchor, ANCHOR_EVENTS, op)?;
+        // SAFETY: not shared yet: this is the only reference.
+        unsafe { *g.state.get() = st };
+        Ok(g)
     }
 
     /// A new group that will watch `anchor` (which must outlive it) for the core's `POLL*`
@@ -111,15 +204,18 @@ impl Group {
             anchor_events,
             uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
             generation: AtomicU32::new(0),
-            state: Mutex::new(State {
+            lock: RawLock::new(),
+            state: UnsafeCell::new(State {
                 anchored: false,
                 regs: Vec::new(),
+                room: 0,
             }),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> Locked<'_> {
+        self.lock.lock();
+        Locked { group: self }
     }
 
     /// One `EVL_POLIOC_CTL`; mirrors the generation bump the core makes on success. The
@@ -300,11 +396,11 @@ pub(crate) struct PollSet {
 }
 
 impl PollSet {
-    pub(crate) fn new() -> Result<Self> {
-        const OP: &str = "PollSet::new";
+    /// A set with room for `room` registrations (the sentinel is extra).
+    pub(crate) fn with_capacity(room: usize) -> Result<Self> {
+        const OP: &str = "PollSet::with_capacity";
         let sentinel = super::timer::new_timer_fd(Clock::Monotonic, OP)?;
-        let group = Group::new(sentinel.as_raw_fd(), OP)?;
-        group.lock().regs.reserve(PRESIZE);
+        let group = Group::new(sentinel.as_raw_fd(), room, OP)?;
         Ok(PollSet {
             group,
             _sentinel: sentinel,
@@ -337,8 +433,16 @@ impl PollSet {
         let fd = fd.as_raw_fd();
         let mut st = self.group.lock();
         let st = &mut *st;
-        if st.regs.iter().any(|r| r.fd == fd) || fd == self.group.anchor {
-            return Err(Self::ctl_error(libc::EEXIST, fd, OP));
+        match st.admit(fd, self.group.anchor) {
+            Ok(()) => {}
+            Err(Refused::Exists) => return Err(Self::ctl_error(libc::EEXIST, fd, OP)),
+            Err(Refused::Full) => {
+                return Err(Error::new(
+                    ErrorKind::CapacityExceeded,
+                    OP,
+                    "the poll set is full: make it with PollSet::with_capacity for more fds",
+                ))
+            }
         }
         self.group
             .ensure_anchor(st)
@@ -481,5 +585,44 @@ the core cannot poll: remove fds from a set before closing them",
                 return Ok(0);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reg(fd: RawFd) -> Reg {
+        Reg {
+            fd,
+            token: fd as u64,
+            events: PollFlags::IN,
+            parked: false,
+        }
+    }
+
+    /// The table admits up to its room, then refuses without growing; duplicates and the
+    /// anchor are refused as existing; a removal makes room again.
+    #[test]
+    fn the_table_is_sized_once_and_refuses_past_its_room() {
+        let mut st = State::with_room(3).unwrap();
+        let cap = st.regs.capacity();
+        assert!(cap >= 3);
+        for fd in [10, 11, 12] {
+            assert_eq!(st.admit(fd, 99), Ok(()));
+            st.regs.push(reg(fd));
+        }
+        assert_eq!(st.admit(13, 99), Err(Refused::Full));
+        assert_eq!(st.admit(11, 99), Err(Refused::Exists));
+        assert_eq!(st.admit(99, 99), Err(Refused::Exists), "the anchor");
+        assert_eq!(st.regs.capacity(), cap, "never reallocated");
+        st.regs.swap_remove(0);
+        assert_eq!(st.admit(13, 99), Ok(()));
+        let empty = State::with_room(0).unwrap();
+        assert_eq!(empty.admit(1, 99), Err(Refused::Full));
+        assert!(
+            State::with_room(usize::MAX).is_err(),
+            "a typed error, not a panic"
+        );
     }
 }

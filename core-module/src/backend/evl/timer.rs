@@ -120,7 +120,7 @@ impl Timer {
         const OP: &str = "Timer::new";
         let fd = new_timer_fd(clock, OP)?;
         set_nonblocking(fd.as_raw_fd(), OP)?;
-        let waiter = Group::new(fd.as_raw_fd(), OP)?;
+        let waiter = Group::new(fd.as_raw_fd(), 0, OP)?;
         Ok(Timer {
             waiter,
             fd,
