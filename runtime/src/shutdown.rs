@@ -28,6 +28,12 @@ fn bell() -> Result<&'static Doorbell> {
     Ok(b)
 }
 
+/// Makes the process's shutdown bell now (executors call it when they are built), so that
+/// the first [`requested`] awaited on a real-time thread creates nothing there.
+pub(crate) fn prepare() -> Result<()> {
+    bell().map(|_| ())
+}
+
 /// Asks every task to wind down (also what SIGINT/SIGTERM do). Async-signal-safe: an atomic
 /// store, a lock-free look at the bell, and at most one `write(2)`.
 pub fn request() {

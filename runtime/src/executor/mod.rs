@@ -752,6 +752,9 @@ impl Builder {
         self.reactor.check()?;
         // First: on EVL, the doorbell and the poll set need an attached thread.
         let attached = attach::ensure(self.name)?;
+        // The shutdown bell, made once per process, here rather than by the first task that
+        // awaits `shutdown::requested` (an in-band call on the real-time path).
+        crate::shutdown::prepare()?;
         let shared = Box::new(Shared {
             refs: AtomicUsize::new(1),
             arena: Arena::new(self.capacity, self.slot_size)?,
