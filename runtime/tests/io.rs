@@ -34,6 +34,9 @@ fn counting_allocator_sees_allocations() {
 
 // ---- helpers ----
 
+#[path = "support/fds.rs"]
+mod fds;
+
 /// The backend these tests run on: `EVL_BACKEND`, else auto-detected (the real core where
 /// `/dev/evl` exists, the host backend elsewhere).
 fn backend() {
@@ -122,8 +125,27 @@ fn async_fd_outside_an_executor_is_unsupported() {
 }
 
 #[test]
+fn an_ordinary_fd_is_watched_on_the_host_and_refused_with_a_way_out_on_the_core() {
+    backend();
+    let ex = Executor::new().unwrap();
+    let (a, _b) = UnixStream::pair().unwrap();
+    let r = ex.block_on(async move { AsyncFd::new_nonblocking(a).map(drop) });
+    match evl::core::backend::current().unwrap() {
+        evl::Backend::Host => r.unwrap(),
+        evl::Backend::Evl => {
+            let e = r.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+            assert!(e.to_string().contains("Proxy"), "{e}");
+        }
+    }
+}
+
+#[test]
 fn unix_stream_echo_between_two_tasks_on_one_executor() {
     backend();
+    if !fds::ordinary_fds("unix_stream_echo_between_two_tasks_on_one_executor") {
+        return;
+    }
     let ex = Executor::builder().slot_size(1024).build().unwrap();
     let (a, b) = UnixStream::pair().unwrap();
     let echo = ex
@@ -163,6 +185,9 @@ fn unix_stream_echo_between_two_tasks_on_one_executor() {
 #[test]
 fn ready_guard_try_io_clears_readiness_on_would_block() {
     backend();
+    if !fds::ordinary_fds("ready_guard_try_io_clears_readiness_on_would_block") {
+        return;
+    }
     let ex = Executor::new().unwrap();
     ex.block_on(async {
         let (a, mut b) = UnixStream::pair().unwrap();
@@ -202,6 +227,9 @@ fn ready_guard_try_io_clears_readiness_on_would_block() {
 #[test]
 fn dropping_pending_futures_and_objects_leaves_no_registration() {
     backend();
+    if !fds::ordinary_fds("dropping_pending_futures_and_objects_leaves_no_registration") {
+        return;
+    }
     let ex = Executor::new().unwrap();
     let ex = &ex;
     ex.block_on(async {
@@ -278,6 +306,9 @@ fn dropping_pending_futures_and_objects_leaves_no_registration() {
 #[test]
 fn an_object_that_outlives_its_executor_is_dropped_without_touching_it() {
     backend();
+    if !fds::ordinary_fds("an_object_that_outlives_its_executor_is_dropped_without_touching_it") {
+        return;
+    }
     let (a, _b) = UnixStream::pair().unwrap();
     let ex = Executor::new().unwrap();
     let fd = ex.block_on(async { AsyncFd::new_nonblocking(a).unwrap() });
