@@ -314,6 +314,9 @@ impl RuntimeBuilder {
                     if let Err(e) = ex.try_block_on(stop_wait).and_then(|r| r) {
                         tracing::error!(executor = name, "executor stopped: {e}");
                     }
+                    // Pass the stop on: the EVL core wakes one poller per post, so with
+                    // several executors each one that saw it rings once more for the next.
+                    stop.ring();
                     drop(ex); // cancels what is left, on this thread
                     drop(attached);
                 })

@@ -54,9 +54,14 @@ pub async fn requested() -> Result<()> {
     if is_requested() {
         return Ok(());
     }
-    let fd = bell()?.as_fd().as_raw_fd();
-    // The bell is never drained: once rung it stays readable for every waiter.
-    Readable::new(fd).await
+    let b = bell()?;
+    let fd = b.as_fd().as_raw_fd();
+    // The bell is never drained: once rung it stays readable for every waiter that looks.
+    let r = Readable::new(fd).await;
+    // But the EVL core wakes one sleeping poller per post: each waiter that saw it rings
+    // once more, so every executor sleeping on it wakes in turn.
+    b.ring();
+    r
 }
 
 extern "C" fn on_signal(sig: i32) {

@@ -179,3 +179,19 @@ fn an_executor_that_cannot_wait_for_its_stop_signal_fails_the_build() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::CapacityExceeded, "{e}");
 }
+
+/// Every executor sleeps on the one stop bell when main returns: each must wake (the EVL
+/// core wakes one sleeping poller per post, so the stop is passed on from one to the next).
+#[test]
+fn main_returning_stops_every_idle_executor() {
+    let rt = builder()
+        .main(cfg("m5"))
+        .executor(cfg("i1"))
+        .executor(cfg("i2"))
+        .executor(cfg("i3"))
+        .executor(cfg("i4"))
+        .build()
+        .unwrap();
+    rt.block_on(async {}).unwrap();
+    drop(rt); // joins all four: a lost stop would hang here
+}
