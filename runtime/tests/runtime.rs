@@ -192,6 +192,6 @@ fn main_returning_stops_every_idle_executor() {
         .executor(cfg("i4"))
         .build()
         .unwrap();
+    // block_on consumes the runtime and joins all four: a lost stop would hang here.
     rt.block_on(async {}).unwrap();
-    drop(rt); // joins all four: a lost stop would hang here
 }
