@@ -26,35 +26,38 @@ static FALLBACKS: AtomicU64 = AtomicU64::new(0);
 /// Reads into `buf` from `fd`; `Ok(0)` at end of file. `EINTR` is retried.
 pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> std::io::Result<usize> {
     let raw = fd.as_raw_fd();
-    loop {
-        let r = if oob_here() {
+    on_stage(|oob| {
+        if oob {
             match crate::backend::evl::sys::oob_read(raw, buf) {
                 Err(libc::EBADF) => fallback(|| plain_read(raw, buf)),
                 r => r,
             }
         } else {
             plain_read(raw, buf)
-        };
-        match r {
-            Err(libc::EINTR) => continue,
-            r => return r.map_err(std::io::Error::from_raw_os_error),
         }
-    }
+    })
 }
 
 /// Writes `buf` to `fd`; returns the bytes written. `EINTR` is retried.
 pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> std::io::Result<usize> {
     let raw = fd.as_raw_fd();
-    loop {
-        let r = if oob_here() {
+    on_stage(|oob| {
+        if oob {
             match crate::backend::evl::sys::oob_write(raw, buf) {
                 Err(libc::EBADF) => fallback(|| plain_write(raw, buf)),
                 r => r,
             }
         } else {
             plain_write(raw, buf)
-        };
-        match r {
+        }
+    })
+}
+
+/// Runs `op` with whether it must use the out-of-band form, retrying on `EINTR`.
+fn on_stage(mut op: impl FnMut(bool) -> Result<usize, i32>) -> std::io::Result<usize> {
+    let oob = oob_here();
+    loop {
+        match op(oob) {
             Err(libc::EINTR) => continue,
             r => return r.map_err(std::io::Error::from_raw_os_error),
         }

@@ -368,8 +368,23 @@ fn check_size(n: usize, op: &'static str) -> Result<u32> {
     Ok(n as u32)
 }
 
-fn ends(shared: Shared, op: &'static str) -> Result<(End, End)> {
-    let shared = Arc::new(shared);
+/// The two ends of the xbuf `fd` (rings of `to_inband` and `to_rt` bytes), with the bell a
+/// private xbuf has.
+fn ends(
+    fd: OwnedFd,
+    bell: Option<Bell>,
+    to_inband: usize,
+    to_rt: usize,
+    op: &'static str,
+) -> Result<(End, End)> {
+    let shared = Arc::new(Shared {
+        bell,
+        rt_gone: AtomicBool::new(false),
+        inband_gone: AtomicBool::new(false),
+        rt_writes: to_inband,
+        inband_writes: to_rt,
+        fd,
+    });
     let fd = shared.fd.as_raw_fd();
     let rt = End {
         side: Side::Rt,
@@ -433,17 +448,7 @@ pub(crate) fn create(name: Option<Name<'_>>, to_rt: usize, to_inband: usize) -> 
         None => Some(Bell::new(OP)?),
         Some(_) => None,
     };
-    ends(
-        Shared {
-            bell,
-            rt_gone: AtomicBool::new(false),
-            inband_gone: AtomicBool::new(false),
-            rt_writes: to_inband,
-            inband_writes: to_rt,
-            fd,
-        },
-        OP,
-    )
+    ends(fd, bell, to_inband, to_rt, OP)
 }
 
 /// Opens the public xbuf `name`.
@@ -452,17 +457,7 @@ pub(crate) fn open(name: Name<'_>) -> Result<(End, End)> {
     let fd = sys::open_element(abi36::EVL_XBUF_DEV, name.as_str(), OP)?;
     set_nonblock(fd.as_fd(), OP)?;
     let (to_inband, to_rt) = ring_sizes(name.as_str()).unwrap_or((0, 0));
-    ends(
-        Shared {
-            bell: None,
-            rt_gone: AtomicBool::new(false),
-            inband_gone: AtomicBool::new(false),
-            rt_writes: to_inband,
-            inband_writes: to_rt,
-            fd,
-        },
-        OP,
-    )
+    ends(fd, None, to_inband, to_rt, OP)
 }
 
 /// The ring sizes of the public xbuf `name`, (inbound, outbound), from the `rings` attribute
