@@ -2,9 +2,15 @@
 //!
 //! On the EVL backend, a thread attached to the core and running out-of-band that calls
 //! `read(2)` or `write(2)` is demoted to the in-band stage: every such call costs a stage
-//! switch. [`read`] and [`write`] issue the core's `oob_read`/`oob_write` instead when the
-//! caller runs out-of-band, and the plain calls otherwise (host backend, threads not
-//! attached, threads on the in-band stage).
+//! switch. [`read`] and [`write`] issue the core's `oob_read`/`oob_write` instead whenever
+//! the caller is attached (an attached thread momentarily in-band, or a weak `SCHED_OTHER`
+//! one, is moved out-of-band for the call), and the plain calls otherwise (host backend,
+//! threads not attached).
+//!
+//! The form matters beyond the stage: on some EVL files the two forms reach different
+//! sides. An xbuf's `oob_read` takes what the in-band side wrote, its `read` what the
+//! real-time side wrote; so an attached thread always reads and writes as the real-time
+//! side, whichever stage it happens to be on.
 //!
 //! Out-of-band I/O exists only for EVL files (elements, xbuf and proxy ends, out-of-band
 //! drivers and sockets). When the core refuses it for `fd` (`EBADF`: not an EVL file), the
@@ -64,16 +70,17 @@ fn on_stage(mut op: impl FnMut(bool) -> Result<usize, i32>) -> std::io::Result<u
     }
 }
 
-/// How many [`read`]/[`write`] calls from a thread running out-of-band fell back to the
-/// in-band form because their fd is not an EVL file (each demoted its caller), process-wide.
+/// How many [`read`]/[`write`] calls from an attached thread fell back to the in-band form
+/// because their fd is not an EVL file (each demoted a caller running out-of-band),
+/// process-wide.
 pub fn inband_fallbacks() -> u64 {
     FALLBACKS.load(Ordering::Relaxed)
 }
 
-/// Whether this call must use the out-of-band form: EVL backend, caller attached and
-/// running out-of-band.
+/// Whether this call must use the out-of-band form: EVL backend, caller attached.
 fn oob_here() -> bool {
-    matches!(backend::current(), Ok(Backend::Evl)) && crate::backend::evl::sys::on_oob_stage()
+    matches!(backend::current(), Ok(Backend::Evl))
+        && crate::backend::evl::thread::current().is_some()
 }
 
 fn fallback(f: impl FnOnce() -> Result<usize, i32>) -> Result<usize, i32> {
