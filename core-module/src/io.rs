@@ -2,7 +2,7 @@
 //!
 //! On the EVL backend, a thread attached to the core and running out-of-band that calls
 //! `read(2)` or `write(2)` is demoted to the in-band stage: every such call costs a stage
-//! switch. [`read`] and [`write`] issue the core's `oob_read`/`oob_write` instead whenever
+//! switch. [`read`] and [`write`](fn@write) issue the core's `oob_read`/`oob_write` instead whenever
 //! the caller is attached (an attached thread momentarily in-band, or a weak `SCHED_OTHER`
 //! one, is moved out-of-band for the call), and the plain calls otherwise (host backend,
 //! threads not attached).
@@ -70,7 +70,7 @@ fn on_stage(mut op: impl FnMut(bool) -> Result<usize, i32>) -> std::io::Result<u
     }
 }
 
-/// How many [`read`]/[`write`] calls from an attached thread fell back to the in-band form
+/// How many [`read`]/[`write`](fn@write) calls from an attached thread fell back to the in-band form
 /// because their fd is not an EVL file (each demoted a caller running out-of-band),
 /// process-wide.
 pub fn inband_fallbacks() -> u64 {

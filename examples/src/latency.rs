@@ -164,7 +164,7 @@ pub struct Side {
     /// stages, and for the tokio side, whose thread is not attached).
     pub stage_switches: StageSwitches,
     /// System calls of the measuring thread per wakeup inside the loops (see
-    /// [`syscalls`](crate::syscalls)), `None` where they cannot be counted.
+    /// [`crate::syscalls`]), `None` where they cannot be counted.
     pub syscalls_per_wakeup: Option<f64>,
     syscalls: syscalls::Window,
     block_start: Option<StageSwitches>,

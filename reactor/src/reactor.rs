@@ -311,8 +311,8 @@ impl Reactor {
         self.wheel.borrow_mut().remove(entry)
     }
 
-    /// Registers `fd` for readiness. The fd must stay open until [`deregister`]
-    /// (`Reactor::deregister`).
+    /// Registers `fd` for readiness. The fd must stay open until
+    /// [`deregister`](Reactor::deregister).
     pub fn register(&self, fd: BorrowedFd<'_>) -> Result<Token> {
         self.io.borrow_mut().register(&self.poll, fd)
     }

@@ -5,7 +5,7 @@
 //! | [`runtime`] | [`Runtime`]: several executors on attached threads (name, priority, CPU) |
 //! | [`shutdown`] | SIGINT/SIGTERM to a clean shutdown tasks can await |
 //! | [`executor`] | [`Executor`]: runs tasks on its thread with bounded per-turn work; [`Spawner`] for other threads |
-//! | [`task`] | [`JoinHandle`], [`JoinError`] |
+//! | [`task`](mod@task) | [`JoinHandle`], [`JoinError`] |
 //! | [`io`] | `AsyncFd` readiness, async byte streams, awaiting EVL elements |
 //! | [`sync`] | notification between tasks and threads |
 //! | [`time`] | [`time::sleep`], [`time::timeout`], [`time::Interval`]: exact ns deadlines |

@@ -2,9 +2,9 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | [`arena`] | pre-sized task slots, claimed lock-free |
-//! | [`attach`] | the executor attaches the thread it runs on (both backends) |
-//! | [`inbox`] | cross-thread wake handoff and the parked/notified word |
+//! | `arena` | pre-sized task slots, claimed lock-free |
+//! | `attach` | the executor attaches the thread it runs on (both backends) |
+//! | `inbox` | cross-thread wake handoff and the parked/notified word |
 //!
 //! One executor per thread. Tasks woken on the executor's own thread go to a local run queue
 //! (no atomics beyond the task state): a FIFO, or with [`Builder::edf`] an intrusive leftist

@@ -3,10 +3,10 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | [`state`] | the atomic state word (flags + reference count) |
-//! | [`cell`] | the typed slot layout and the per-future vtable |
-//! | [`waker`] | `Waker`s that are task pointers (one reference each) |
-//! | [`join`] | [`JoinHandle`], [`JoinError`] |
+//! | `state` | the atomic state word (flags + reference count) |
+//! | `cell` | the typed slot layout and the per-future vtable |
+//! | `waker` | `Waker`s that are task pointers (one reference each) |
+//! | `join` | [`JoinHandle`], [`JoinError`] |
 //! | [`pool`] | static task pools for `#[evl::task(pool_size = N)]` functions |
 //!
 //! [`set_deadline`], [`clear_deadline`] and [`deadline`] act on the task being polled.
