@@ -241,9 +241,10 @@ impl PollSet {
             Inner::Evl(ps) => return ps.wait(out, deadline),
         };
         crate::thread::require_attached(OP)?;
-        // epoll_event is packed on x86_64; gather into a stack batch then copy out.
+        // epoll_event is packed on x86_64; gather into a stack batch then copy out. Not
+        // initialised: the kernel writes the first `n` entries, and only those are read.
         const BATCH: usize = 64;
-        let mut raw = [libc::epoll_event { events: 0, u64: 0 }; BATCH];
+        let mut raw = [const { core::mem::MaybeUninit::<libc::epoll_event>::uninit() }; BATCH];
         let max = out.len().min(BATCH);
         let rel = deadline
             .map(|d| duration_to_timespec(d.saturating_duration_since(Clock::Monotonic.now())));
@@ -257,7 +258,7 @@ impl PollSet {
             libc::syscall(
                 libc::SYS_epoll_pwait2,
                 ep.as_raw_fd(),
-                raw.as_mut_ptr(),
+                raw.as_mut_ptr().cast::<libc::epoll_event>(),
                 max as libc::c_int,
                 rel_ptr,
                 core::ptr::null::<libc::sigset_t>(),
@@ -272,7 +273,12 @@ impl PollSet {
             });
             // SAFETY: as above, with a millisecond timeout.
             n = unsafe {
-                libc::epoll_wait(ep.as_raw_fd(), raw.as_mut_ptr(), max as libc::c_int, ms)
+                libc::epoll_wait(
+                    ep.as_raw_fd(),
+                    raw.as_mut_ptr().cast::<libc::epoll_event>(),
+                    max as libc::c_int,
+                    ms,
+                )
             } as libc::c_long;
         }
         if n < 0 {
@@ -280,6 +286,8 @@ impl PollSet {
         }
         let n = n as usize;
         for (o, r) in out.iter_mut().zip(raw.iter()).take(n) {
+            // SAFETY: epoll_pwait2/epoll_wait returned `n`: the first `n` entries are written.
+            let r = unsafe { r.assume_init_read() };
             let (events, token) = (r.events, r.u64);
             *o = PollEvent {
                 token,

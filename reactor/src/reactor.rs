@@ -24,7 +24,7 @@
 use crate::io::{Direction, Registrations, Token, Woken};
 use crate::timer::{Entry, Full, Wheel};
 use evl_core::poll::{PollEvent, PollFlags, PollSet};
-use evl_core::{Clock, ErrorKind, Result, Timestamp};
+use evl_core::{Clock, Error, ErrorKind, Result, Timestamp};
 use std::cell::{Cell, RefCell};
 use std::os::fd::BorrowedFd;
 use std::pin::Pin;
@@ -107,6 +107,8 @@ pub struct Reactor {
     timers_per_turn: usize,
     wheel: RefCell<Wheel>,
     io: RefCell<Registrations>,
+    /// The wait's output, kept between turns (not zeroed anew each turn).
+    events: RefCell<[PollEvent; EVENTS]>,
     stats: Cell<Stats>,
 }
 
@@ -163,6 +165,7 @@ impl Reactor {
             last_deadline: Cell::new(None),
             timers_per_turn: cfg.timers_per_turn,
             wheel: RefCell::new(Wheel::new(cfg.timers, now_ns())),
+            events: RefCell::new([PollEvent::default(); EVENTS]),
             stats: Cell::new(Stats::default()),
         })
     }
@@ -242,7 +245,14 @@ impl Reactor {
         };
         self.stats.set(st);
         let mut turn = Turn::default();
-        let mut events = [PollEvent::default(); EVENTS];
+        let Ok(mut events) = self.events.try_borrow_mut() else {
+            return Err(Error::new(
+                ErrorKind::Other,
+                "Reactor::turn",
+                "a turn was started inside a turn (from a waker the turn woke): turn the \
+                 reactor from the executor loop only",
+            ));
+        };
         let n = match self.poll.wait(&mut events[..], deadline) {
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => 0,
@@ -265,6 +275,7 @@ impl Reactor {
                 }
             }
         }
+        drop(events);
         let (fired, left) = self.fire(now_ns());
         turn.timers = fired;
         turn.timers_left = left;

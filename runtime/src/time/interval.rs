@@ -141,7 +141,8 @@ impl Interval {
 fn schedule(policy: MissedTicks, deadline: u64, now: u64, period: u128) -> (u64, u64) {
     let period = period.max(1);
     let late = u128::from(now.saturating_sub(deadline));
-    let missed = late / period;
+    // The common case, a tick less than a period late, needs no 128-bit division.
+    let missed = if late < period { 0 } else { late / period };
     let next = match policy {
         MissedTicks::Burst => u128::from(deadline) + period,
         MissedTicks::Delay => u128::from(now) + period,
