@@ -397,7 +397,7 @@ impl Thread {
 }
 
 /// What a thread that is not attached is told when it makes a call the EVL core serves only
-/// to attached threads.
+/// to attached threads (the one hint for this rule, on both backends).
 pub(crate) const NOT_ATTACHED_HINT: &str = "only threads attached to the core may wait on \
 its elements, lock its mutexes, read its timers, sleep on its clocks or use poll sets and \
 real-time xbuf ends (the host backend keeps the EVL core's rule, so a program that runs \

@@ -31,7 +31,7 @@ use std::pin::Pin;
 use std::task::{Poll, Waker};
 
 const TOKEN_WAKE: u64 = u64::MAX - 1;
-/// Events taken per wait (on the stack); more ready fds are reported by the next turn.
+/// Events taken per wait; more ready fds are reported by the next turn.
 const EVENTS: usize = 64;
 
 /// Sizes fixed at start.
@@ -86,9 +86,6 @@ pub struct Stats {
     pub turns: u64,
     /// Turns that blocked.
     pub blocking: u64,
-    /// Waits made: one per turn, the only system call a turn makes (fd re-arms aside, see
-    /// [`io`](crate::io)).
-    pub waits: u64,
     /// Waits whose timeout was a timer's deadline.
     pub timed_waits: u64,
     /// Timers fired.
@@ -147,8 +144,9 @@ impl Reactor {
     /// A reactor whose poll set also watches `wake` (the executor's cross-thread wake
     /// element), if given.
     ///
-    /// Sizes are checked: a zero `timers_per_turn` or a size the table cannot hold is an
-    /// [`ErrorKind::InvalidArgument`] error naming the field.
+    /// Sizes are checked ([`Config::check`]): a zero `timers_per_turn` or more fds than
+    /// [`Config::MAX_FDS`] is [`ErrorKind::InvalidArgument`] naming the field; a table the
+    /// system cannot allocate is [`ErrorKind::CapacityExceeded`].
     pub fn new(cfg: Config, wake: Option<BorrowedFd<'_>>) -> Result<Self> {
         cfg.check()?;
         // Room for every registration plus the wake element, fixed now: a registration never
@@ -230,7 +228,6 @@ impl Reactor {
     pub fn turn_then(&self, wait: Wait, after_wait: impl FnOnce()) -> Result<Turn> {
         let mut st = self.stats.get();
         st.turns += 1;
-        st.waits += 1;
         let next = self.wheel.borrow_mut().next_deadline();
         let deadline = match wait {
             Wait::Block => {

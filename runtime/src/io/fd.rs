@@ -257,7 +257,7 @@ impl<'a, T: AsFd> ReadyGuard<'a, T> {
 /// Reads from a non-blocking fd ([`AsyncFd::new_nonblocking`]); `Ok(0)` at end of file.
 ///
 /// The read goes straight to the fd with [`evl::core::io::read`](crate::core::io::read):
-/// `oob_read` when the executor thread runs out-of-band on the EVL core (so it stays there),
+/// `oob_read` when the executor thread is attached to the EVL core (so it stays out-of-band),
 /// `read(2)` otherwise. One system call per read; `T`'s own `Read` is not used.
 impl<T: AsFd> futures_io::AsyncRead for AsyncFd<T> {
     fn poll_read(
@@ -276,7 +276,7 @@ impl<T: AsFd> futures_io::AsyncRead for AsyncFd<T> {
 
 /// Writes to a non-blocking fd ([`AsyncFd::new_nonblocking`]), straight to the fd with
 /// [`evl::core::io::write`](crate::core::io::write) (`oob_write` when the executor thread
-/// runs out-of-band on the EVL core, `write(2)` otherwise). `poll_flush` and `poll_close`
+/// is attached to the EVL core, `write(2)` otherwise). `poll_flush` and `poll_close`
 /// have nothing to do (an fd has no user-space buffer): the fd closes when the `AsyncFd` is
 /// dropped.
 impl<T: AsFd> futures_io::AsyncWrite for AsyncFd<T> {

@@ -124,8 +124,7 @@ pub(crate) fn sleep_until(
         return Err(Error::new(
             ErrorKind::PermissionDenied,
             OP,
-            "on the EVL backend only threads attached to the core can sleep on its clocks: \
-call Thread::attach on this thread first",
+            crate::thread::NOT_ATTACHED_HINT,
         ));
     }
     let fd = sys::process()?.clock_fd(clock);

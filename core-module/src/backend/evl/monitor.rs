@@ -56,8 +56,7 @@ use abi36::{
 };
 
 /// The hint of every refusal that an attached caller would not get.
-pub(crate) const ATTACH_HINT: &str =
-    "on the EVL core this call needs a thread attached to the core: attach this thread with Thread::attach first";
+pub(crate) use crate::thread::NOT_ATTACHED_HINT as ATTACH_HINT;
 
 /// The kinds of monitor this crate makes, with the (type, protocol) the core reports for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

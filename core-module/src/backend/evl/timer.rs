@@ -40,9 +40,9 @@ fn timespec_to_ns(ts: &abi36::EvlTimespec) -> u64 {
         .saturating_add(ts.tv_nsec.max(0) as u64)
 }
 
-/// The hint given to callers that are not attached when an operation needs an oob call.
-pub(crate) const NOT_ATTACHED: &str = "on the EVL backend only threads attached to the core can \
-wait on or read its elements: call Thread::attach on this thread first";
+/// The hint given to callers that are not attached when an operation needs an oob call: the
+/// one both backends give.
+pub(crate) use crate::thread::NOT_ATTACHED_HINT as NOT_ATTACHED;
 
 /// Fails with [`ErrorKind::PermissionDenied`] unless the calling thread is attached.
 pub(crate) fn require_attached(op: &'static str) -> Result<()> {

@@ -40,8 +40,7 @@ pub(super) fn not_attached(op: &'static str) -> Error {
     Error::new(
         ErrorKind::PermissionDenied,
         op,
-        "on the EVL backend this call is out-of-band: the calling thread must be attached to \
-         the core first (Thread::attach)",
+        crate::thread::NOT_ATTACHED_HINT,
     )
 }
 
