@@ -353,6 +353,10 @@ mod tests {
             ErrorKind::Deadlock
         );
         let w2 = word.clone();
+        // The lock is held until the other thread has seen it time out: no sleep decides
+        // the order, so a slow machine cannot let it take the lock first.
+        let timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let t_out = timed_out.clone();
         let t = std::thread::spawn(move || {
             let l = PiLock::new(&w2, Scope::Process);
             assert!(!l.try_lock());
@@ -363,10 +367,13 @@ mod tests {
                 l.lock(Some(d), "t").unwrap_err().kind(),
                 ErrorKind::TimedOut
             );
+            t_out.store(true, Ordering::SeqCst);
             l.lock(None, "t").unwrap();
             l.unlock();
         });
-        std::thread::sleep(core::time::Duration::from_millis(60));
+        while !timed_out.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
         lock.unlock();
         t.join().unwrap();
         assert_eq!(word.load(Ordering::Relaxed), 0);
