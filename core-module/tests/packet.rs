@@ -41,6 +41,7 @@ fn ethercat_frames_cross_a_veth_pair_both_ways() {
     assert_eq!(near.path(), FramePath::InBand);
     assert_eq!(near.fallback_reason(), Some(OobUnavailable::HostBackend));
     assert_eq!(near.ethertype(), ETHERCAT);
+    assert!(near.poll_fd().is_some());
     let far_name = pair.far.clone();
     let far = pair.in_far_ns(move || PacketSocket::open_inband(&far_name, ETHERCAT).unwrap());
     assert_eq!(far.fallback_reason(), None);

@@ -21,11 +21,16 @@
 //! - `oob_ioctl(fd, EVL_SOCKIOC_SENDMSG | EVL_SOCKIOC_RECVMSG, &user_oob_msghdr)` sends or
 //!   receives one frame out-of-band; the byte count comes back in `count`. `flags` takes
 //!   `MSG_DONTWAIT` only; `timeout` is absolute on the monotonic clock, zero meaning none.
-//! - The socket is an EVL file with `oob_poll`: it can sit in a core poll set (`POLLIN` when
-//!   a frame is queued). That poll handler assigns `POLLOUT` over `POLLIN` when the port's
-//!   buffer pool is not empty, so the first scan of a wait can miss a frame queued before
-//!   it; later arrivals are signalled. Drain with [`OobSocket::recv`] until `WouldBlock`
-//!   before waiting, and bound waits with a deadline.
+//! - The socket is an EVL file with `oob_poll`, which a core poll set accepts, but that
+//!   handler (`poll_packet`) reads the poll head of the bound **VLAN** device's oob state,
+//!   which is NULL (the state hangs off the real device): adding the fd to a poll set oopses
+//!   this kernel (`evl_poll_watch` NULL dereference, seen under qemu). The fd is therefore
+//!   not offered for polling; a receive waits with `timeout` instead.
+//! - Pool buffers sent out-of-band over a veth travel as the far end's receive buffers: an
+//!   in-band `AF_PACKET` socket there clears `skb->dev` (`packet_rcv`) and freeing the buffer
+//!   then oopses in `free_skb` (its NULL check is compiled out without
+//!   `CONFIG_EVL_DEBUG_NET`). Each recycled buffer also trips `WARN_ONCE` in
+//!   `__build_skb_around` (frag_size 0) once per boot.
 
 use super::host::{io_error, sockaddr_ll};
 use super::{check_frame, IfName, OobUnavailable, OP_OPEN, OP_RECV, OP_SEND};
@@ -137,6 +142,7 @@ pub(crate) struct OobSocket {
 /// enabled as an oob port, its VLAN id diverted. Changes system settings (sysfs) as needed.
 pub(crate) fn prepare_port(
     name: &IfName,
+    ifindex: u32,
     ethertype: u16,
 ) -> core::result::Result<(), OobUnavailable> {
     if ethertype != ETH_P_IP && ethertype != ETH_P_ALL {
@@ -147,11 +153,21 @@ pub(crate) fn prepare_port(
     }
     let ifname = name.as_str();
     let vid = vlan_id(ifname).ok_or(OobUnavailable::NotAVlanDevice)?;
-    let port = format!("/sys/class/net/{ifname}/oob_port");
-    match std::fs::read_to_string(&port) {
-        Ok(s) if s.trim() == "1" => {}
-        Ok(_) => std::fs::write(&port, "1").map_err(|_| OobUnavailable::PortNotEnabled)?,
-        Err(_) => return Err(OobUnavailable::NoOobNetworking),
+    // sysfs shows the devices of the namespace it was mounted in: touch the port only when
+    // the device there is ours (same index), else the port must have been enabled from a
+    // mount of the caller's namespace (`ip netns exec`), which the bind checks.
+    let dir = format!("/sys/class/net/{ifname}");
+    let same = std::fs::read_to_string(format!("{dir}/ifindex"))
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        == Some(ifindex);
+    if same {
+        let port = format!("{dir}/oob_port");
+        match std::fs::read_to_string(&port) {
+            Ok(s) if s.trim() == "1" => {}
+            Ok(_) => std::fs::write(&port, "1").map_err(|_| OobUnavailable::PortNotEnabled)?,
+            Err(_) => return Err(OobUnavailable::NoOobNetworking),
+        }
     }
     let vlans = std::fs::read_to_string(NET_VLANS).map_err(|_| OobUnavailable::VlanNotDiverted)?;
     if !in_id_list(vlans.trim(), vid) {
@@ -165,9 +181,10 @@ pub(crate) fn prepare_port(
     Ok(())
 }
 
-/// The VLAN id of VLAN device `ifname`, from `/proc/net/vlan/<ifname>` ("<name>  VID: <id> ...").
+/// The VLAN id of VLAN device `ifname`, from `/proc/thread-self/net/vlan/<ifname>`
+/// ("<name>  VID: <id> ...": the calling thread's namespace, which `/proc/net` is not).
 fn vlan_id(ifname: &str) -> Option<u16> {
-    let s = std::fs::read_to_string(format!("/proc/net/vlan/{ifname}")).ok()?;
+    let s = std::fs::read_to_string(format!("/proc/thread-self/net/vlan/{ifname}")).ok()?;
     let rest = &s[s.find("VID:")? + 4..];
     rest.split_whitespace().next()?.parse().ok()
 }

@@ -5,34 +5,47 @@
 //!
 //! - **in-band** ([`FramePath::InBand`]): an ordinary `AF_PACKET`/`SOCK_RAW` socket,
 //!   non-blocking, bound to the interface and the EtherType. The host backend always uses it.
-//!   Its fd polls readable when a frame is queued; an async reactor watches it like any fd.
+//!   Its fd ([`PacketSocket::poll_fd`]) polls readable when a frame is queued; an epoll-based
+//!   reactor (the host backend's) watches it like any fd.
 //! - **out-of-band** ([`FramePath::OutOfBand`], EVL backend): the core's packet socket
 //!   (`socket(AF_PACKET, SOCK_RAW | SOCK_OOB, ..)`, `CONFIG_EVL_NET`). Sends and receives are
 //!   `oob_ioctl` calls with a message header on the caller's stack: no allocation, no stage
-//!   switch, from threads attached to the core only. Its fd is an EVL file that a core poll
-//!   set (an executor's reactor) can watch for `POLLIN`.
+//!   switch, from threads attached to the core only. A receive waits in the core until a
+//!   deadline ([`PacketSocket::recv_until`]); there is no fd to poll (below).
 //!
 //! ## What the EVL core's oob stack carries (ABI 36, 6.10 patch)
 //!
-//! Read from the kernel sources (`kernel/evl/net`); the details are in the EVL module's docs.
-//! The out-of-band path exists only for traffic the core diverts: on a **VLAN device** enabled
-//! as an oob port, frames of protocol **`ETH_P_IP`** (or a socket for `ETH_P_ALL`), whose
-//! VLAN id is listed in `/sys/devices/virtual/evl/control/net_vlans`, received through a
-//! driver path that calls `netif_receive_skb` or `napi_gro_receive`. In particular:
+//! Read from the kernel sources (`kernel/evl/net`) and tried on that kernel under qemu; the
+//! ABI details are in the EVL module's docs. The out-of-band path exists only for traffic
+//! the core diverts: on a **VLAN device** enabled as an oob port, frames of protocol
+//! **`ETH_P_IP`** (or a socket for `ETH_P_ALL`), whose VLAN id is listed in
+//! `/sys/devices/virtual/evl/control/net_vlans`, received through a driver path that calls
+//! `netif_receive_skb` or `napi_gro_receive`. In particular:
 //!
 //! - **EtherCAT (`0x88A4`) is not carried**: the core's packet protocol refuses any EtherType
-//!   but `ETH_P_IP`/`ETH_P_ALL`, and its ingress dispatcher diverts IPv4-in-VLAN only.
+//!   but `ETH_P_IP`/`ETH_P_ALL` (`find_packet_proto`), and its ingress dispatcher diverts
+//!   IPv4-in-VLAN only (`netif_oob_deliver`, `evl_net_ether_accept`).
 //! - **A veth** is not oob-capable: oob sends are relayed to the in-band stack (functional,
-//!   not real-time), and ingress is diverted only when the veth runs its NAPI path (GRO on,
-//!   or an XDP program), since its default path (`netif_rx`) bypasses the diversion hook.
+//!   not real-time), and ingress is diverted only when the veth runs its NAPI path (GRO on
+//!   at the receiver, TSO off at the sender, or an XDP program), since its default path
+//!   (`netif_rx`) bypasses the diversion hook. With that, IPv4-in-VLAN frames cross a veth
+//!   out-of-band at both ends, with no stage switch (tests/evl_packet.rs).
+//! - **Kernel bugs met** (ABI 36 patch, `CONFIG_EVL_DEBUG_NET` off): an oob socket in a core
+//!   poll set oopses (`poll_packet` reads the oob state of the bound VLAN device, which is
+//!   NULL: the state lives on the real device), hence no [`PacketSocket::poll_fd`] on that
+//!   path; and a frame sent out-of-band over a veth oopses the kernel when an **in-band**
+//!   `AF_PACKET` socket on the far end receives it (`packet_rcv` clears `skb->dev`, then
+//!   freeing the pool buffer dereferences it in `free_skb`): over a veth, both ends must be
+//!   oob sockets, or neither.
 //!
 //! So [`PacketSocket::open`] on the EVL backend takes the out-of-band path when the core can
 //! carry the traffic and **falls back to the in-band socket** otherwise: the fall back is
 //! counted ([`inband_fallbacks`]) and its reason kept ([`PacketSocket::fallback_reason`]).
-//! On that path an attached caller is demoted to in-band by each send and receive (counted
+//! On that path an attached caller is demoted to in-band by its sends and receives (counted
 //! by the core as in-band switches), and the fd is not an EVL file: a core poll set refuses
-//! it, so the caller waits with [`PacketSocket::recv_until`] or from an in-band thread.
-//! [`PacketSocket::open_oob`] never falls back: it fails with the reason.
+//! it, so an attached caller waits with [`PacketSocket::recv_until`] (a `poll(2)`), or an
+//! in-band thread does the frame I/O. [`PacketSocket::open_oob`] never falls back: it fails
+//! with the reason.
 //!
 //! Opening may allocate and changes sysfs settings on EVL (it enables the port and lists its
 //! VLAN id); [`PacketSocket::send`] and [`PacketSocket::recv`] allocate nothing and make one
@@ -50,7 +63,7 @@ pub use evl::{
 use crate::backend::{self, Backend};
 use crate::error::{Error, ErrorKind, Result};
 use crate::time::Timestamp;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 const OP_OPEN: &str = "PacketSocket::open";
@@ -190,7 +203,7 @@ enum Inner {
 ///
 /// Frames are passed whole, Ethernet header included (no FCS). [`send`](Self::send) and
 /// [`recv`](Self::recv) never wait: `WouldBlock` says to wait for the fd
-/// ([`as_fd`](AsFd::as_fd), readable when a frame is queued) or to call
+/// ([`poll_fd`](Self::poll_fd), in-band path: readable when a frame is queued) or to call
 /// [`recv_until`](Self::recv_until). Usable through `&self` from any thread; on the
 /// out-of-band path only from threads attached to the core.
 #[derive(Debug)]
@@ -281,7 +294,7 @@ impl PacketSocket {
         ifindex: u32,
         ethertype: u16,
     ) -> core::result::Result<PacketSocket, (OobUnavailable, Error)> {
-        evl::prepare_port(name, ethertype)
+        evl::prepare_port(name, ifindex, ethertype)
             .map_err(|why| (why, Error::new(ErrorKind::Unsupported, OP_OPEN, why.hint())))?;
         Ok(PacketSocket {
             inner: Inner::Oob(evl::OobSocket::open(ifindex, ethertype)?),
@@ -339,6 +352,19 @@ impl PacketSocket {
         self.fallback
     }
 
+    /// The fd to wait on for readability, on the in-band path: an ordinary socket (an
+    /// epoll-based reactor watches it; a core poll set refuses it). `None` on the
+    /// out-of-band path: the socket is an EVL file with an `oob_poll` handler, but this
+    /// kernel's handler oopses on it (see the module docs), so it is not offered for polling;
+    /// wait with [`recv_until`](Self::recv_until) instead.
+    pub fn poll_fd(&self) -> Option<BorrowedFd<'_>> {
+        match &self.inner {
+            // SAFETY: the fd is owned by `s` and stays open as long as `self` is borrowed.
+            Inner::InBand(s) => Some(unsafe { BorrowedFd::borrow_raw(s.fd()) }),
+            Inner::Oob(_) => None,
+        }
+    }
+
     /// The interface's index.
     pub fn ifindex(&self) -> u32 {
         self.ifindex
@@ -347,19 +373,6 @@ impl PacketSocket {
     /// The EtherType, host byte order.
     pub fn ethertype(&self) -> u16 {
         self.ethertype
-    }
-}
-
-impl AsFd for PacketSocket {
-    /// The fd to wait on for readability: an ordinary socket on the in-band path, an EVL
-    /// file (watchable by a core poll set) on the out-of-band one.
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        let fd = match &self.inner {
-            Inner::InBand(s) => s.fd(),
-            Inner::Oob(s) => s.fd(),
-        };
-        // SAFETY: `fd` is owned by `self.inner` and stays open as long as `self` is borrowed.
-        unsafe { BorrowedFd::borrow_raw(fd) }
     }
 }
 

@@ -87,8 +87,25 @@ impl VethPair {
         Ok((near, far))
     }
 
+    /// Enables far device `dev` as an EVL oob port, through a sysfs mounted in the far
+    /// namespace (`ip netns exec` mounts one).
+    pub fn enable_far_oob_port(&self, dev: &str) -> Result<(), String> {
+        let script = format!("echo 1 > /sys/class/net/{dev}/oob_port");
+        ip(&["netns", "exec", &self.ns, "sh", "-c", &script])
+    }
+
     /// Runs `f` on a thread that entered the far namespace: sockets it opens live there.
     pub fn in_far_ns<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        self.spawn_in_far_ns(f)
+            .join()
+            .expect("the thread in the far namespace panicked")
+    }
+
+    /// Starts `f` on a thread that entered the far namespace.
+    pub fn spawn_in_far_ns<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T> {
         let path = format!("/run/netns/{}", self.ns);
         std::thread::spawn(move || {
             let ns = std::fs::File::open(&path).expect("open the namespace");
@@ -97,8 +114,6 @@ impl VethPair {
             assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
             f()
         })
-        .join()
-        .expect("the thread in the far namespace panicked")
     }
 }
 
