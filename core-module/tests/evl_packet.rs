@@ -17,6 +17,9 @@ use netns::{ethtool_set, frame, skipped, VethPair, ETHERCAT, ETHTOOL_SGRO, ETHTO
 use std::io::Write;
 use std::time::Duration;
 
+#[global_allocator]
+static ALLOCATOR: evl_alloc_count::CountingAlloc = evl_alloc_count::CountingAlloc;
+
 const ETH_P_IP: u16 = 0x0800;
 const ROUNDS: u8 = 10;
 
@@ -156,13 +159,16 @@ fn evl_ipv4_on_a_vlan_port_crosses_out_of_band_with_no_stage_switch() {
         }
         // From here on: out-of-band calls only.
         let isw0 = inband_switches();
-        for i in 0..ROUNDS as usize {
-            s.send(&frames[i]).unwrap();
-            let n = s.recv_until(&mut buf, Some(soon(10_000))).unwrap();
-            lens[i] = n;
-            got[i][..n.min(60)].copy_from_slice(&buf[..n.min(60)]);
-        }
+        let allocs = evl_alloc_count::allocations_in(|| {
+            for i in 0..ROUNDS as usize {
+                s.send(&frames[i]).unwrap();
+                let n = s.recv_until(&mut buf, Some(soon(10_000))).unwrap();
+                lens[i] = n;
+                got[i][..n.min(60)].copy_from_slice(&buf[..n.min(60)]);
+            }
+        });
         let isw = inband_switches() - isw0;
+        assert_eq!(allocs, 0, "oob send/recv allocated");
         for i in 0..ROUNDS as usize {
             let mut want = frames[i];
             want[11] = 2;
@@ -175,7 +181,8 @@ fn evl_ipv4_on_a_vlan_port_crosses_out_of_band_with_no_stage_switch() {
         );
         report(&format!(
             "evl packet: IPv4 on VLAN 100 over veth, oob at both ends: path OutOfBand, \
-             {ROUNDS} round trips, {isw} in-band switches of the attached thread"
+             {ROUNDS} round trips, {isw} in-band switches and {allocs} allocations of the \
+             attached thread"
         ));
 
         // This kernel oopses when an oob packet socket sits in a core poll set (see the
