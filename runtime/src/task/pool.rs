@@ -12,8 +12,9 @@
 //! `JoinHandle` awaited or dropped, its last `Waker` dropped).
 
 use super::cell::Cell as TaskCell;
-use super::JoinHandle;
-use crate::executor::{current_shared, Shared, SpawnError, Spawner};
+use super::join::JoinHandle;
+use crate::executor::shared::{current, Shared};
+use crate::executor::{SpawnError, Spawner};
 use core::cell::UnsafeCell;
 use core::future::Future;
 use core::mem::{align_of, size_of, MaybeUninit};
@@ -114,7 +115,7 @@ impl<const SIZE: usize> TaskPoolHolder<SIZE> {
 #[repr(C)]
 pub struct PoolSlot<F: Future + 'static> {
     claimed: AtomicBool,
-    cell: UnsafeCell<MaybeUninit<TaskCell<F>>>,
+    cell: UnsafeCell<MaybeUninit<TaskCell<F, Shared>>>,
 }
 
 /// `N` task slots for one future type.
@@ -168,7 +169,7 @@ impl<F: Future + 'static> PoolSpawn<F> {
         let slot = self.claim().ok_or(SpawnError::Full {
             capacity: self.slots.len(),
         })?;
-        let cell = slot.cell.get() as *mut TaskCell<F>;
+        let cell = slot.cell.get() as *mut TaskCell<F, Shared>;
         // SAFETY: the slot is ours (claimed above) and static; `shared` is a live executor
         // (the current one, or a Spawner's).
         unsafe { Shared::spawn_pooled(shared, cell, &slot.claimed, self.fut, self.name) }
@@ -176,7 +177,7 @@ impl<F: Future + 'static> PoolSpawn<F> {
 
     /// Spawns onto the executor running the current task.
     pub fn spawn(self) -> Result<JoinHandle<F::Output>, SpawnError> {
-        let shared = current_shared().ok_or(SpawnError::NoExecutor)?;
+        let shared = current().ok_or(SpawnError::NoExecutor)?;
         self.go(shared)
     }
 
