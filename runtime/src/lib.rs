@@ -67,9 +67,9 @@ pub use evl_macros::{main, task, test};
 pub use evl_reactor::core;
 pub use evl_reactor::core::{Backend, Clock, Error, ErrorKind, Result, Timestamp, Visibility};
 pub use executor::{
-    spawn, spawn_local, spawner, Builder, Executor, PanicPolicy, SpawnError, Spawner, Stats,
+    spawn, spawn_local, spawner, Executor, ExecutorConfig, PanicPolicy, SpawnError, Spawner, Stats,
 };
-pub use runtime::{ExecutorConfig, Runtime, RuntimeBuilder};
+pub use runtime::{Runtime, RuntimeBuilder};
 pub use task::{JoinError, JoinHandle};
 
 /// Runs `fut` to completion on a fresh default [`Executor`] on this thread: its output, or

@@ -2,7 +2,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `config` | [`Builder`]: how to build one, and building it |
+//! | `config` | [`ExecutorConfig`]: the one description of an executor (thread, task storage, reactor, run loop), and building it |
 //! | `panic_policy` | [`PanicPolicy`] |
 //! | `run` | [`Executor`]: building, spawning onto it, the run loop (`block_on`) |
 //! | `shutdown` | cancelling every task and running them to completion when it is dropped |
@@ -16,13 +16,13 @@
 //! | `spawner` | [`Spawner`] (spawns from any thread), [`spawner`] |
 //! | `main_waker` | the waker of the future `block_on` runs |
 //! | `stats` | [`Stats`] |
-//! | `attach` | the executor attaches the thread it runs on (both backends) |
+//! | `attach` | attaching the executor's thread (both backends): runtime threads real-time by default, plain threads as they are |
 //!
 //! The executor reaches its tasks through the task modules; tasks reach their executor only
 //! through the `task::raw::Schedule` interface, which `shared` implements.
 //!
 //! One executor per thread. Tasks woken on the executor's own thread go to a local run queue
-//! (no atomics beyond the task state): a FIFO, or with [`Builder::edf`] an intrusive leftist
+//! (no atomics beyond the task state): a FIFO, or with [`ExecutorConfig::edf`] an intrusive leftist
 //! heap in deadline order, O(log n) per push and pop in the worst case (see `queue`);
 //! tasks woken elsewhere go through the inbox, and the
 //! executor's wake element (an evl-core [`Doorbell`]) is rung only if the executor is
@@ -51,7 +51,8 @@ mod spawn_error;
 mod spawner;
 mod stats;
 
-pub use config::Builder;
+pub use attach::DEFAULT_PRIORITY;
+pub use config::{ExecutorConfig, DEFAULT_CAPACITY, DEFAULT_SLOT_SIZE};
 pub use panic_policy::PanicPolicy;
 pub use run::Executor;
 pub use spawn::{spawn, spawn_local};

@@ -92,9 +92,9 @@ impl Sleep {
                     ErrorKind::CapacityExceeded,
                     "evl::time::sleep",
                     if full.capacity() == 0 {
-                        "this executor has no timer capacity: set Builder::timers"
+                        "this executor has no timer capacity: set ExecutorConfig::timers"
                     } else {
-                        "too many timers armed at once: raise the executor's Builder::timers"
+                        "too many timers armed at once: raise the executor's ExecutorConfig::timers"
                     },
                 )),
             }
