@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// (PREEMPT_RT) the kernel's threaded interrupt handlers run at SCHED_FIFO 50: a default
 /// below them cannot, when a loop runs away, starve the interrupts the machine needs (disk,
 /// network, the console); a loop that must preempt interrupt handling asks for more with
-/// [`ExecutorConfig::priority`].
+/// [`ExecutorConfig::priority`](crate::ExecutorConfig::priority).
 pub const DEFAULT_PRIORITY: u8 = 40;
 
 /// The thread settings of one executor: where and how its thread runs.

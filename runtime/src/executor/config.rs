@@ -34,7 +34,7 @@ pub const DEFAULT_CAPACITY: usize = 64;
 /// bytes; [`SpawnError::TooBig`](crate::SpawnError::TooBig) names the size that fits).
 pub const DEFAULT_SLOT_SIZE: usize = 1024;
 
-/// Where and how one executor runs, and what it holds: see the [module docs](self).
+/// Where and how one executor runs, and what it holds: see the [module docs](crate::executor) and the table below.
 ///
 /// | setting | default | applies |
 /// |---|---|---|

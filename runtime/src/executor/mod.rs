@@ -25,13 +25,13 @@
 //! (no atomics beyond the task state): a FIFO, or with [`ExecutorConfig::edf`] an intrusive leftist
 //! heap in deadline order, O(log n) per push and pop in the worst case (see `queue`);
 //! tasks woken elsewhere go through the inbox, and the
-//! executor's wake element (an evl-core [`Doorbell`]) is rung only if the executor is
+//! executor's wake element (an evl-core [`Doorbell`](crate::core::Doorbell)) is rung only if the executor is
 //! parked. Every step of a wake (task state CAS, inbox CAS, parker swap, one `write(2)`) is
 //! lock-free and async-signal-safe, so a task may be woken from a signal handler with
 //! `Waker::wake_by_ref` — on a waker that is not the task's last reference: dropping the last
 //! one (or `wake` by value on it) may release the task, which runs its `Drop` code and is not
 //! async-signal-safe. When nothing is runnable the executor makes one blocking call: a turn of its
-//! [`Reactor`], which waits on timers, registered fds and the wake element at once. A busy
+//! [`Reactor`](evl_reactor::Reactor), which waits on timers, registered fds and the wake element at once. A busy
 //! executor looks at its reactor without blocking after every `budget` polls, so timers and
 //! fds are served even when tasks keep each other runnable.
 

@@ -14,7 +14,7 @@ pub struct Stats {
     /// Polls that started after their task's deadline (EDF executors).
     pub late_polls: u64,
     /// Reactor turns that failed: the poll set could not be waited on (see
-    /// [`Executor::block_on`]). Zero on a healthy executor.
+    /// [`Executor::block_on`](crate::Executor::block_on)). Zero on a healthy executor.
     pub reactor_errors: u64,
     /// Demotions of the executor's thread to the in-band stage reported by the EVL core,
     /// per cause, since the thread started (see [`evl_reactor::core::stage`]; counted when

@@ -4,7 +4,7 @@
 //! | file | what |
 //! |---|---|
 //! | `state` | the atomic state word (flags + reference count) |
-//! | `raw` | the type-erased header, its vtable, task references, and [`Schedule`](raw::Schedule): the one interface through which a task reaches its executor |
+//! | `raw` | the type-erased header, its vtable, task references, and `Schedule`: the one interface through which a task reaches its executor |
 //! | `cell` | the typed slot layout and the per-future vtable |
 //! | `waker` | `Waker`s that are task pointers (one reference each) |
 //! | `join` | [`JoinHandle`] |
