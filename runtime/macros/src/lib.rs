@@ -29,6 +29,9 @@
 //!                                               a larger one is `SpawnError::TooBig`, whose
 //!                                               message names the `slot_size` that fits
 //!                                               (`#[evl::task]` pools are sized at compile time)
+//!                         | const usize expression, e.g. `evl::task::slot_size(control)`: the
+//!                                               slot the `async fn control` needs, computed
+//!                                               at compile time (range checked there)
 //!             | backend     = "host" | "evl" | "auto"
 //!                                               absent: EVL_BACKEND, then auto-detection
 //!             | name        = STRING            executor/thread name (1..=63 printable ASCII, no '/')

@@ -13,7 +13,13 @@ pub enum SpawnError {
         /// The executor's task capacity.
         capacity: usize,
     },
-    /// The future does not fit a task slot.
+    /// The future does not fit a task slot. Raise the slot size to the one the message
+    /// names (`#[evl::main(slot_size = N)]`, [`ExecutorConfig::slot_size`]), size it at
+    /// compile time from the task function (`slot_size = evl::task::slot_size(my_task)`,
+    /// see [`task::slot_size`](crate::task::slot_size)), or make the task an `#[evl::task]`
+    /// (its static pool is sized at compile time).
+    ///
+    /// [`ExecutorConfig::slot_size`]: crate::ExecutorConfig::slot_size
     TooBig {
         /// Bytes (and alignment) the task needs.
         size: usize,
@@ -47,7 +53,8 @@ impl fmt::Display for SpawnError {
                     write!(
                         f,
                         "the task needs {size} bytes but slots hold {slot_size}: \
-                         write #[evl::main(slot_size = {n})] (or ExecutorConfig::slot_size({n})), \
+                         write #[evl::main(slot_size = {n})] (or ExecutorConfig::slot_size({n}); \
+                         evl::task::slot_size(task_fn) computes it at compile time), \
                          make it an #[evl::task] (its pool is sized at compile time), \
                          or keep large buffers outside the future"
                     )

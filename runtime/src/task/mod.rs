@@ -10,7 +10,7 @@
 //! | `join` | [`JoinHandle`] |
 //! | `error` | [`JoinError`] |
 //! | `current` | the task being polled: [`set_deadline`], [`clear_deadline`], [`deadline`] |
-//! | [`pool`] | static task pools for `#[evl::task(pool_size = N)]` functions |
+//! | [`pool`] | static task pools for `#[evl::task(pool_size = N)]` functions; [`slot_size`]: the arena slot a task function needs, at compile time |
 //!
 //! The task side never names the executor: the executor implements `raw::Schedule`, and a
 //! task calls it through its vtable. The executor imports the task modules, never the
@@ -29,4 +29,4 @@ pub(crate) mod waker;
 pub use current::{clear_deadline, deadline, set_deadline};
 pub use error::JoinError;
 pub use join::JoinHandle;
-pub use pool::{task_pool_size, PoolSpawn, TaskFn, TaskPool, TaskPoolHolder};
+pub use pool::{slot_size, task_pool_size, PoolSpawn, TaskFn, TaskPool, TaskPoolHolder};

@@ -61,6 +61,34 @@ where
     size_of::<TaskPool<Fut, N>>()
 }
 
+/// The slot size (bytes) a task of the `async fn` `f` needs in an executor's arena, at
+/// compile time: give it to `#[evl::main(slot_size = evl::task::slot_size(control))]` or
+/// [`ExecutorConfig::slot_size`](crate::ExecutorConfig::slot_size), so that
+/// `evl::spawn(control(..))` always fits. For several functions, take the largest:
+///
+/// ```
+/// async fn small() {}
+/// async fn big(buf: [u8; 2000]) -> usize { evl::yield_now().await; buf.len() }
+///
+/// const SLOT: usize = {
+///     let (a, b) = (evl::task::slot_size(small), evl::task::slot_size(big));
+///     if a > b { a } else { b }
+/// };
+/// # fn main() -> evl::Result<()> {
+/// let ex = evl::ExecutorConfig::new("sized").slot_size(SLOT).build()?;
+/// let task = ex.spawn(big([0; 2000]))?;
+/// assert_eq!(ex.block_on(task).unwrap(), 2000);
+/// # Ok(()) }
+/// ```
+pub const fn slot_size<F, Args, Fut>(f: F) -> usize
+where
+    F: TaskFn<Args, Fut = Fut>,
+    Fut: Future + 'static,
+{
+    let _ = f;
+    size_of::<TaskCell<Fut, Shared>>()
+}
+
 /// Raw, zeroed, 64-byte-aligned static storage for one pool. See the [module docs](self).
 #[repr(C, align(64))]
 pub struct TaskPoolHolder<const SIZE: usize> {
