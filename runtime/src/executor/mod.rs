@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `config` | [`ExecutorConfig`]: the one description of an executor (thread, task storage, reactor, run loop), and building it |
 //! | `panic_policy` | [`PanicPolicy`] |
-//! | `run` | [`Executor`]: building, spawning onto it, the run loop (`block_on`) |
+//! | `run` | [`Executor`]: spawning onto it, its counters, the run loop (`block_on`) |
 //! | `shutdown` | cancelling every task and running them to completion when it is dropped |
 //! | `shared` | the state tasks, wakers and spawners share (counted), the thread's current executor, the executor's side of the task interface (`task::raw::Schedule`) |
 //! | `queue` | the local run queue: FIFO, or EDF (a leftist heap) |

@@ -1,4 +1,4 @@
-//! [`Executor`]: building one, spawning onto it, and its run loop (`block_on`: poll the
+//! [`Executor`]: spawning onto it, its counters, and its run loop (`block_on`: poll the
 //! main future, run a budget of tasks, wait in the reactor when nothing is runnable).
 
 use super::attach;
