@@ -43,7 +43,8 @@ impl<T> JoinHandle<T> {
         if let Some(t) = &self.task {
             if t.header().state.cancel() == Wake::Enqueue {
                 // SAFETY: `cancel` took a reference for the queue entry; the task's executor
-                // is alive (the task holds a reference to it until it completes).
+                // is alive (a task holds a reference to it until its slot is freed, and our
+                // reference keeps the slot).
                 unsafe { (t.header().vtable.schedule)(t.header().owner, t.as_ptr()) };
             }
         }

@@ -26,7 +26,7 @@ pub(crate) unsafe fn schedule(ptr: NonNull<Header>) {
     let h = unsafe { ptr.as_ref() };
     if h.state.wake() == Wake::Enqueue {
         // SAFETY: `wake` took a reference for the queue entry; the executor is kept alive by
-        // every task that has not completed (and a completed one is never enqueued).
+        // every live task (a task's reference to it goes when its slot is freed).
         unsafe { (h.vtable.schedule)(h.owner, ptr) };
     }
 }
