@@ -275,6 +275,7 @@ pub fn svg(title: &str, sides: &[Side]) -> Result<String, Box<dyn std::error::Er
             .disable_x_mesh()
             .x_labels(last - first + 2)
             .x_label_formatter(&|x| short(bounds(*x as usize).0))
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .x_desc("lateness (bucket lower bounds, log scale)")
             .y_desc("samples (log scale)")
             .draw()?;
