@@ -271,7 +271,7 @@ async fn control(
 ) -> evl::Result<(Report, Histogram<u64>)> {
     let period = Duration::from_secs_f64(1.0 / args.rate_hz);
     let dt = period.as_secs_f64();
-    let cycles_in = |d: Duration| (d.as_secs_f64() / dt).ceil() as u64;
+    let cycles_in = |d: Duration| (d.as_secs_f64() / dt).round() as u64;
     let (mut speed_pi, mut current_pi) = gains(args.rate_hz);
     let mut motor = Motor::default();
     let mut r = Report::default();
@@ -355,7 +355,7 @@ async fn control(
         r.max_current = r.max_current.max(motor.i.abs());
 
         // An overrun on purpose: computing too long.
-        if !args.stall.is_zero() && r.cycles % cycles_in(args.stall_every) == 0 {
+        if !args.stall.is_zero() && r.cycles % cycles_in(args.stall_every).max(1) == 0 {
             let until = Instant::now() + args.stall;
             while Instant::now() < until {
                 std::hint::spin_loop();
