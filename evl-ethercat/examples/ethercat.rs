@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! ethercat --interface IF | --emulate N   [--period-us 1000] [--duration-s 10]
-//!          [--priority 80] [--cpu N] [--samples]
+//!          [--priority 80] [--cpu N] [--samples] [--pdu-timeout-ms 30]
 //! ```
 //! - `--interface IF`: the NIC the EtherCAT segment hangs off (root or CAP_NET_RAW, plus
 //!   CAP_SYS_NICE for the priority). Real hardware:
@@ -43,10 +43,11 @@ struct Opts {
     priority: u8,
     cpu: Option<usize>,
     samples: bool,
+    pdu_timeout: Duration,
 }
 
 const USAGE: &str = "ethercat --interface IF | --emulate N  [--period-us 1000] [--duration-s 10] \
-[--priority 80] [--cpu N] [--samples]";
+[--priority 80] [--cpu N] [--samples] [--pdu-timeout-ms 30]";
 
 fn parse() -> Result<Opts, lexopt::Error> {
     use lexopt::prelude::*;
@@ -58,6 +59,7 @@ fn parse() -> Result<Opts, lexopt::Error> {
         priority: 80,
         cpu: None,
         samples: false,
+        pdu_timeout: Timeouts::default().pdu,
     };
     let mut p = lexopt::Parser::from_env();
     while let Some(arg) = p.next()? {
@@ -69,6 +71,7 @@ fn parse() -> Result<Opts, lexopt::Error> {
             Long("priority") => o.priority = p.value()?.parse()?,
             Long("cpu") => o.cpu = Some(p.value()?.parse()?),
             Long("samples") => o.samples = true,
+            Long("pdu-timeout-ms") => o.pdu_timeout = Duration::from_millis(p.value()?.parse()?),
             Long("help") | Short('h') => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -156,7 +159,11 @@ async fn run(opts: Opts, interface: String) -> Result<(), String> {
     let t2 = txrx.clone();
     let io = evl::spawn(async move { t2.run(tx, rx).await.map(|_| ()) })
         .map_err(|e| err("spawning the TX/RX task", &e))?;
-    let md = MainDevice::new(pdu_loop, Timeouts::default(), MainDeviceConfig::default());
+    let timeouts = Timeouts {
+        pdu: opts.pdu_timeout,
+        ..Timeouts::default()
+    };
+    let md = MainDevice::new(pdu_loop, timeouts, MainDeviceConfig::default());
     let group = md
         .init_single_group::<MAX_SUBDEVICES, MAX_PDI>(evl_ethercat::ethercat_now)
         .await
@@ -192,6 +199,9 @@ async fn run(opts: Opts, interface: String) -> Result<(), String> {
     let mut tick = time::interval(opts.period)
         .map_err(|e| err("interval", &e))?
         .with_policy(MissedTicks::Skip);
+    // --samples: kept in memory (sized now) and printed after the loop, not written per cycle.
+    let mut samples: Vec<(u64, u64, bool)> =
+        Vec::with_capacity(if opts.samples { cycles as usize } else { 0 });
     let allocs_before = evl_alloc_count_probe();
     for cycle in 0..cycles {
         if evl::shutdown::is_requested() {
@@ -229,7 +239,7 @@ async fn run(opts: Opts, interface: String) -> Result<(), String> {
             }
         }
         if opts.samples {
-            println!("{lateness} {} {}", round_trip.as_nanos(), u8::from(ok));
+            samples.push((lateness, round_trip.as_nanos() as u64, ok));
         }
         let _ = late.record(lateness.max(1));
         let _ = rtt.record((round_trip.as_nanos() as u64).max(1));
@@ -237,6 +247,9 @@ async fn run(opts: Opts, interface: String) -> Result<(), String> {
     let allocs = evl_alloc_count_probe() - allocs_before;
     let s = txrx.stats();
     io.abort();
+    for (l, r, ok) in &samples {
+        println!("{l} {r} {}", u8::from(*ok));
+    }
     if !opts.samples {
         report(
             &opts,
