@@ -157,7 +157,7 @@ async fn run(opts: Opts, interface: String) -> Result<(), String> {
         .map_err(|()| err("PDU storage", &"split twice"))?;
     let txrx = Rc::new(TxRx::open(&interface).map_err(|e| err("packet socket", &e))?);
     let t2 = txrx.clone();
-    let io = evl::spawn(async move { t2.run(tx, rx).await.map(|_| ()) })
+    let io = evl::spawn_local(async move { t2.run(tx, rx).await.map(|_| ()) })
         .map_err(|e| err("spawning the TX/RX task", &e))?;
     let timeouts = Timeouts {
         pdu: opts.pdu_timeout,

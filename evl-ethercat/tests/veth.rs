@@ -48,7 +48,7 @@ fn ethercrab_reaches_op_over_veth_and_loops_back_10000_cycles_without_allocating
         let txrx = Rc::new(TxRx::open(&host_if).expect("packet socket"));
         let t2 = txrx.clone();
         let _io = ex
-            .spawn(async move { t2.run(tx, rx).await.map(|_| ()) })
+            .spawn_local(async move { t2.run(tx, rx).await.map(|_| ()) })
             .unwrap();
         // Values, not timing: a loaded machine may stall the emulator's thread for longer
         // than ethercrab's 30 ms default, which would fail the test for nothing.

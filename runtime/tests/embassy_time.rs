@@ -45,7 +45,7 @@ fn timers_of_several_tasks_fire_in_deadline_order() {
     for (id, ms) in [(3u32, 9u64), (1, 3), (2, 6), (0, 1)] {
         let order = order.clone();
         handles.push(
-            ex.spawn(async move {
+            ex.spawn_local(async move {
                 Timer::after(Duration::from_millis(ms)).await;
                 order.borrow_mut().push(id);
             })
@@ -127,7 +127,7 @@ fn more_waiting_tasks_than_slots_still_complete_and_are_counted() {
     for _ in 0..n {
         let done = done.clone();
         handles.push(
-            ex.spawn(async move {
+            ex.spawn_local(async move {
                 Timer::after(Duration::from_millis(5)).await;
                 *done.borrow_mut() += 1;
             })
