@@ -2,8 +2,8 @@
 //! ESC (EtherCAT slave controller) does, enough for a MainDevice to take them to OP and
 //! exchange process data.
 //!
-//! Each emulated device is a simple digital I/O device: 32 output bits (RxPDO 0x1600, SM2 at
-//! 0x1000) wired to 32 input bits (TxPDO 0x1A00, SM3 at 0x1100): in OP, whatever the
+//! Each emulated device is a simple digital I/O device: 32 output bits (RxPDO 0x1600, SM0 at
+//! 0x1000) wired to 32 input bits (TxPDO 0x1A00, SM1 at 0x1100; no mailbox): in OP, whatever the
 //! MainDevice writes to the outputs is what it reads back from the inputs in the same frame
 //! (the device applies a datagram's writes before its reads, as if each output were wired to
 //! its input). Modelled:
