@@ -1,15 +1,24 @@
 //! Synchronisation between tasks, and from ordinary threads to tasks.
 //!
-//! | file | what |
-//! |---|---|
-//! | [`notify`] | [`Notify`]: wake one waiter (or store one permit), or wake every waiter |
-//! | `waiters` | the lock-free waiter list behind it (the unsafe core, private, loom-checked) |
-//!
-//! Nothing here allocates per wait: a waiter is a node inside the pinned future that waits,
-//! linked into a list owned by the primitive. Nothing here takes a lock on its common paths;
-//! which calls may wait, and on what, is listed in [`notify`]'s docs.
-
+//! TODO docs
+pub mod barrier;
+pub mod broadcast;
+pub mod mpsc;
+pub mod mutex;
 pub mod notify;
+pub mod oneshot;
+mod permits;
+mod ring;
+pub mod rwlock;
+pub mod semaphore;
 mod waiters;
+pub mod watch;
 
+pub use crate::io::{AsyncFlags, AsyncSemaphore};
+pub use barrier::{Barrier, BarrierWaitResult};
+pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard};
 pub use notify::{Notified, Notify};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use semaphore::{
+    AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
+};
