@@ -10,8 +10,10 @@
 //! allocation: the slots are a slice the caller owns (boxed once at creation, or a
 //! `static` array).
 //!
-//! Sequences are stored minus the slot's index, so a fresh slot array is all zeros and can
-//! be built in a `const fn`. Positions are `usize` counters: they would wrap after 2^64
+//! Sequences are doubled (free for `pos` is `2 pos`, published for `pos` is `2 pos + 1`), so
+//! that a ring of one slot can tell "published for `pos`" from "free for `pos + 1`"; they are
+//! stored minus twice the slot's index, so a fresh slot array is all zeros and can be built
+//! in a `const fn`. Positions are `usize` counters: they would wrap after 2^64
 //! operations on a 64-bit target (centuries at any real rate).
 //!
 //! `heapless::mpmc` is the same queue, but its capacity is a power-of-two const generic; this
@@ -74,8 +76,8 @@ impl Ring {
         loop {
             let i = pos % cap;
             let slot = &slots[i];
-            let seq = slot.seq.load(Acquire).wrapping_add(i);
-            let diff = seq.wrapping_sub(pos) as isize;
+            let seq = slot.seq.load(Acquire).wrapping_add(2 * i);
+            let diff = seq.wrapping_sub(pos.wrapping_mul(2)) as isize;
             if diff == 0 {
                 match self
                     .tail
@@ -85,7 +87,10 @@ impl Ring {
                         // SAFETY: we claimed `pos`: the slot is free (its sequence said so,
                         // Acquire after the consumer's Release) and ours until we publish.
                         unsafe { (*slot.val.get()).write(v) };
-                        slot.seq.store(pos.wrapping_add(1).wrapping_sub(i), Release);
+                        slot.seq.store(
+                            pos.wrapping_mul(2).wrapping_add(1).wrapping_sub(2 * i),
+                            Release,
+                        );
                         return Ok(());
                     }
                     Err(p) => pos = p,
@@ -111,15 +116,17 @@ impl Ring {
         let pos = self.head.load(Relaxed);
         let i = pos % cap;
         let slot = &slots[i];
-        let seq = slot.seq.load(Acquire).wrapping_add(i);
-        if seq != pos.wrapping_add(1) {
+        let seq = slot.seq.load(Acquire).wrapping_add(2 * i);
+        if seq != pos.wrapping_mul(2).wrapping_add(1) {
             return None; // not published yet (or empty)
         }
         // SAFETY: published for `pos` (Acquire pairs with the producer's Release), and we
         // are the one consumer: the value is ours to move out.
         let v = unsafe { (*slot.val.get()).assume_init_read() };
-        slot.seq
-            .store(pos.wrapping_add(cap).wrapping_sub(i), Release);
+        slot.seq.store(
+            pos.wrapping_add(cap).wrapping_mul(2).wrapping_sub(2 * i),
+            Release,
+        );
         self.head.store(pos.wrapping_add(1), Relaxed);
         Some(v)
     }
