@@ -30,14 +30,6 @@ fn poll(a: Pin<&mut Acquire<'_>>, w: &Waker) -> Poll<bool> {
     a.poll(&mut Context::from_waker(w))
 }
 
-fn bounded(f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(2);
-    // The loom lock spins (yields) while held: room for those branches.
-    b.max_branches = 100_000;
-    b.check(f);
-}
-
 /// A release on another thread while the waiter's first poll queues it: the waiter gets the
 /// permit (at once, or woken once and then on its next poll); nothing is left over.
 #[test]
