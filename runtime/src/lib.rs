@@ -7,7 +7,7 @@
 //! | [`executor`] | [`Executor`]: runs tasks on its thread with bounded per-turn work; [`Spawner`] for other threads |
 //! | [`task`](mod@task) | [`JoinHandle`], [`JoinError`] |
 //! | [`io`] | `AsyncFd` readiness, async byte streams, awaiting EVL elements |
-//! | [`sync`] | notification between tasks and threads |
+//! | [`sync`] | channels (`mpsc`, `oneshot`, `watch`, `broadcast`), locks (`Mutex`, `RwLock`, `Semaphore`, `Barrier`), `Notify`; RT-safety per call |
 //! | [`time`] | [`time::sleep`], [`time::timeout`], [`time::Interval`]: exact ns deadlines |
 //! | [`core`] | the EVL elements (re-export of `evl-core`) |
 //!
@@ -43,6 +43,7 @@
 //! | [`spawn`], [`Spawner`] spawns, static-pool spawns, `Waker::wake`, [`JoinHandle::abort`] | never | compare-and-swaps (slot claim, task state, inbox push, pool list push) and at most one doorbell `write` (out-of-band on EVL) |
 //! | [`sync::Notify::notify_one`], [`sync::Notify::notify_waiters`], polling a `Notified` with the same waker | never | atomic operations; may do the waiter-list work of operations racing on the same `Notify` (bounded by what they added) and calls the released waiters' wakers |
 //! | dropping a still-waiting `Notified`, polling it with a different waker, `notify_waiters` racing a `notify_one` nobody has handed on yet | only while another thread is inside that `Notify`'s list work | an evl-core [`RawLock`](crate::core::lock): host, a priority-inheriting futex; EVL, out-of-band sleeps for an attached thread, in-band ones for a plain thread |
+//! | [`sync`] channels and locks | never blocks the thread on an `.await`; a few paths take a `RawLock` briefly | see the RT-safety table in [`sync`] |
 //! | `AsyncSemaphore::put`, `AsyncFlags::post`/`broadcast` (evl-core `Semaphore::put`, `Flags::post`) | host: only when contended | host: the element's priority-inheriting futex lock, held for a few memory operations; EVL: never (a user-space compare-and-swap or one out-of-band call) |
 //! | evl-core waits (`Semaphore::get`, `Flags::wait`, `Event::wait`, `Mutex::lock`, `Timer::read`, `PollSet::wait`, blocking xbuf reads and writes) | yes, by design | the element, in the kernel (out-of-band on EVL; `Mutex` with priority inheritance) |
 //! | evl-core `PollSet::add`/`modify`/`remove`/`wait` on the EVL backend | only when two threads use one set at once | its table's `RawLock` (out-of-band sleeps) |

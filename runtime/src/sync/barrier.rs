@@ -1,6 +1,6 @@
 //! [`Barrier`]: `n` tasks wait until all `n` have arrived, then all go on.
 //!
-//! One atomic word (the round and the number arrived in it) and a [`Notify`](super::Notify)
+//! One atomic word (the round and the number arrived in it) and a [`Notify`]
 //! that the last arrival's `notify_waiters` releases: lock-free, no allocation.
 
 use super::Notify;

@@ -1,7 +1,7 @@
 //! [`broadcast`](self): every receiver gets every value, or learns how many it missed.
 //!
 //! A ring of `capacity` slots under an evl-core [`RawLock`](crate::core::lock), held only to
-//! write one slot or clone one value out (short, bounded); a [`Notify`](super::Notify) wakes
+//! write one slot or clone one value out (short, bounded); a [`Notify`] wakes
 //! waiting receivers. A sender never waits for a slow receiver: the oldest value is
 //! overwritten and that receiver's next [`recv`](Receiver::recv) reports
 //! [`RecvError::Lagged`] with the number it missed, then goes on from the oldest value

@@ -1,6 +1,6 @@
 //! [`Mutex`]: an async mutex, FIFO-fair, whose guard may be held across `.await`.
 //!
-//! A one-permit [`Semaphore`](super::Semaphore) queue (the private `sync/permits.rs`) beside
+//! A one-permit [`Semaphore`] queue (the private `sync/permits.rs`) beside
 //! the data: lock-free while nobody waits (see [the module docs](super)).
 
 use super::permits::{Acquire as RawAcquire, Permits};

@@ -2,7 +2,7 @@
 //!
 //! The value sits beside an evl-core [`RawLock`](crate::core::lock), held only while a value
 //! is replaced or read through a [`Ref`] (short, bounded: no `.await` may happen under it);
-//! a version word says whether it changed, and a [`Notify`](super::Notify) wakes the
+//! a version word says whether it changed, and a [`Notify`] wakes the
 //! receivers waiting in [`Receiver::changed`]. [`channel`] allocates once; nothing after.
 
 use super::Notify;
