@@ -40,7 +40,7 @@
 //! | [`Executor::block_on`], [`block_on`], [`Runtime::block_on`] | yes: that is their job | the executor's one wait, a reactor turn (EVL: the out-of-band poll wait; host: epoll), only when no task is runnable; `Runtime::block_on` then joins its executor threads |
 //! | dropping an [`Executor`] | briefly | it cancels and runs every task to completion; a wake or spawn still half-way on another thread is waited for on its doorbell, never spun on |
 //! | `.await` on timers, [`io`] readiness and elements, [`sync::Notified`], [`JoinHandle`], [`shutdown::requested`] | never blocks the thread | the task returns Pending; the executor's one wait covers it |
-//! | [`spawn`], [`Spawner`] spawns, static-pool spawns, `Waker::wake`, [`JoinHandle::abort`] | never | compare-and-swaps (slot claim, task state, inbox push, pool list push) and at most one doorbell `write` (out-of-band on EVL) |
+//! | [`spawn`], [`spawn_local`], [`Spawner`] spawns, static-pool spawns, `Waker::wake`, [`JoinHandle::abort`] | never | compare-and-swaps (slot claim, task state, inbox push, pool list push) and at most one doorbell `write` (out-of-band on EVL) |
 //! | [`sync::Notify::notify_one`], [`sync::Notify::notify_waiters`], polling a `Notified` with the same waker | never | atomic operations; may do the waiter-list work of operations racing on the same `Notify` (bounded by what they added) and calls the released waiters' wakers |
 //! | dropping a still-waiting `Notified`, polling it with a different waker, `notify_waiters` racing a `notify_one` nobody has handed on yet | only while another thread is inside that `Notify`'s list work | an evl-core [`RawLock`](crate::core::lock): host, a priority-inheriting futex; EVL, out-of-band sleeps for an attached thread, in-band ones for a plain thread |
 //! | [`sync`] channels and locks | never blocks the thread on an `.await`; a few paths take a `RawLock` briefly | see the RT-safety table in [`sync`] |
@@ -67,7 +67,9 @@ pub mod time;
 pub use evl_macros::{main, task, test};
 pub use evl_reactor::core;
 pub use evl_reactor::core::{Backend, Clock, Error, ErrorKind, Result, Timestamp, Visibility};
-pub use executor::{spawn, spawner, Builder, Executor, PanicPolicy, SpawnError, Spawner, Stats};
+pub use executor::{
+    spawn, spawn_local, spawner, Builder, Executor, PanicPolicy, SpawnError, Spawner, Stats,
+};
 pub use runtime::{ExecutorConfig, Runtime, RuntimeBuilder};
 pub use task::{JoinError, JoinHandle};
 

@@ -377,7 +377,7 @@ impl Runtime {
     }
 
     /// A spawner for the executor called `name` (the main one has none before `block_on`:
-    /// spawn onto it with `evl::spawn` from its tasks).
+    /// spawn onto it with `evl::spawn`/`evl::spawn_local` from its tasks).
     pub fn spawner(&self, name: &str) -> Option<Spawner> {
         self.others
             .iter()

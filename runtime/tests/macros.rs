@@ -19,7 +19,7 @@ async fn evl_test_spawns_sleeps_and_returns_ok() -> Result<(), evl::Error> {
     Ok(())
 }
 
-#[evl::test(tasks = 4, name = "small")]
+#[evl::test(capacity = 4, name = "small")]
 async fn evl_test_applies_the_executor_config() {
     let handles: Vec<_> = (0..4)
         .map(|i| evl::spawn(async move { i }).expect("4 slots"))
@@ -27,7 +27,7 @@ async fn evl_test_applies_the_executor_config() {
     assert_eq!(
         evl::spawn(async {}).err(),
         Some(SpawnError::Full { capacity: 4 }),
-        "tasks = 4 sets the executor's capacity"
+        "capacity = 4 sets the executor's capacity"
     );
     for (i, h) in handles.into_iter().enumerate() {
         assert_eq!(h.await.unwrap(), i);

@@ -123,7 +123,7 @@ fn an_fd_closed_behind_the_reactors_back_is_an_error_for_its_task_only() {
     let ex = Executor::new().unwrap();
     let (done, e) = ex.block_on(async {
         // Another task on the same executor: it must keep running, before and after.
-        let other = evl::spawn(async {
+        let other = evl::spawn_local(async {
             let mut n = 0;
             for _ in 0..20 {
                 evl::time::sleep(Duration::from_micros(200)).await.unwrap();

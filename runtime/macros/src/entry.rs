@@ -24,7 +24,8 @@ impl Kind {
 const KEYS: &[&str] = &[
     "priority",
     "cpu",
-    "tasks",
+    "capacity",
+    "slot_size",
     "backend",
     "name",
     "signals",
@@ -44,7 +45,8 @@ enum Backend {
 struct Options {
     priority: Option<(u64, Span)>,
     cpu: Option<(u64, Span)>,
-    tasks: Option<(u64, Span)>,
+    capacity: Option<(u64, Span)>,
+    slot_size: Option<(u64, Span)>,
     backend: Option<(Backend, Span)>,
     name: Option<LitStr>,
     signals: Option<LitBool>,
@@ -76,15 +78,21 @@ fn options(kind: Kind, attr: TokenStream, errors: &mut Errors) -> Options {
                     errors,
                 )
             }
-            "tasks" => {
-                o.tasks = attr::int(
-                    &arg,
-                    1,
-                    1 << 24,
-                    "the executor's task capacity goes from 1 to 16777216 (2^24)",
-                    errors,
-                )
-            }
+            "capacity" => o.capacity = attr::int(
+                &arg,
+                1,
+                1 << 24,
+                "the executor's task capacity (tasks alive at once) goes from 1 to 16777216 (2^24)",
+                errors,
+            ),
+            "slot_size" => o.slot_size = attr::int(
+                &arg,
+                1,
+                1 << 30,
+                "the bytes of one task slot (the largest task spawned with evl::spawn) go from 1 \
+                     to 1073741824 (2^30), rounded up to 64",
+                errors,
+            ),
             "backend" => {
                 const RULE: &str = "\"host\", \"evl\" or \"auto\"";
                 if let Some(s) = attr::string(&arg, RULE, errors) {
@@ -270,9 +278,13 @@ fn generate(kind: Kind, o: &Options, f: ItemFn) -> TokenStream {
         let c = attr::unsuffixed(c, span);
         config.extend(quote_spanned!(span=> .cpu(#c)));
     }
-    if let Some((t, span)) = o.tasks {
+    if let Some((t, span)) = o.capacity {
         let t = attr::unsuffixed(t, span);
         config.extend(quote_spanned!(span=> .capacity(#t)));
+    }
+    if let Some((b, span)) = o.slot_size {
+        let b = attr::unsuffixed(b, span);
+        config.extend(quote_spanned!(span=> .slot_size(#b)));
     }
     match (&o.lock_memory, kind) {
         (Some(b), _) => config.extend(quote!(.lock_memory(#b))),

@@ -21,7 +21,13 @@
 //!                                               (evl::runtime::DEFAULT_PRIORITY);
 //!                                               absent, test: SCHED_OTHER
 //!             | cpu         = INT               pin the executor thread to this CPU
-//!             | tasks       = INT in 1..=2^24   task capacity of the executor
+//!             | capacity    = INT in 1..=2^24   task slots of the executor (tasks alive at once),
+//!                                               default 64
+//!             | slot_size   = INT in 1..=2^30   bytes per task slot (rounded up to 64), default
+//!                                               512: the largest future `evl::spawn` takes;
+//!                                               a larger one is `SpawnError::TooBig`, whose
+//!                                               message names the `slot_size` that fits
+//!                                               (`#[evl::task]` pools are sized at compile time)
 //!             | backend     = "host" | "evl" | "auto"
 //!                                               absent: EVL_BACKEND, then auto-detection
 //!             | name        = STRING            executor/thread name (1..=63 printable ASCII, no '/')
@@ -49,7 +55,7 @@ use proc_macro::TokenStream;
 /// executor is the calling thread.
 ///
 /// ```no_run
-/// #[evl::main(priority = 80, cpu = 1, tasks = 16, name = "control")]
+/// #[evl::main(priority = 80, cpu = 1, capacity = 16, slot_size = 1024, name = "control")]
 /// async fn main() -> Result<(), evl::Error> {
 ///     let mut tick = evl::time::interval(core::time::Duration::from_millis(1))?;
 ///     while !evl::shutdown::is_requested() {
@@ -68,7 +74,9 @@ use proc_macro::TokenStream;
 ///     }
 ///     let __rt = ::evl::Runtime::builder()
 ///         .handle_signals(true)
-///         .main(::evl::ExecutorConfig::new("control").priority(80).cpu(1).capacity(16))
+///         .main(
+///             ::evl::ExecutorConfig::new("control").priority(80).cpu(1).capacity(16).slot_size(1024),
+///         )
 ///         .build();
 ///     let __rt = match __rt {
 ///         Ok(rt) => rt,

@@ -16,7 +16,8 @@ fn main_expands_to_a_runtime_built_from_the_keys() {
         quote!(
             priority = 80,
             cpu = 1,
-            tasks = 16,
+            capacity = 16,
+            slot_size = 1024,
             backend = "host",
             name = "control"
         ),
@@ -37,7 +38,7 @@ fn main_expands_to_a_runtime_built_from_the_keys() {
                 let __rt = ::evl::Runtime::builder()
                     .backend(::evl::core::backend::Selection::Force(::evl::Backend::Host))
                     .handle_signals(true)
-                    .main(::evl::ExecutorConfig::new("control").priority(80).cpu(1).capacity(16))
+                    .main(::evl::ExecutorConfig::new("control").priority(80).cpu(1).capacity(16).slot_size(1024))
                     .build();
                 let __rt = match __rt {
                     ::core::result::Result::Ok(rt) => rt,

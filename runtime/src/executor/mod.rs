@@ -72,7 +72,7 @@ pub enum SpawnError {
     },
     /// The executor has shut down.
     Shutdown,
-    /// `evl::spawn` was called outside an executor.
+    /// `evl::spawn`/`evl::spawn_local` (or a pool's `spawn`) was called outside an executor.
     NoExecutor,
 }
 
@@ -83,18 +83,96 @@ impl fmt::Display for SpawnError {
                 f,
                 "all {capacity} task slots are in use: raise the executor's task capacity or let tasks finish"
             ),
-            SpawnError::TooBig { size, align, slot_size } => write!(
-                f,
-                "the task needs {size} bytes (align {align}) but slots hold {slot_size} bytes (align {SLOT_ALIGN}): \
-                 raise the executor's slot size, or make the future smaller (e.g. keep large buffers outside it)"
-            ),
+            SpawnError::TooBig { size, align, slot_size } => {
+                let n = size.next_multiple_of(SLOT_ALIGN);
+                if *align > SLOT_ALIGN {
+                    write!(
+                        f,
+                        "the task needs alignment {align} but slots are aligned to {SLOT_ALIGN}: \
+                         keep the over-aligned data outside the future (e.g. in a static)"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "the task needs {size} bytes but slots hold {slot_size}: \
+                         write #[evl::main(slot_size = {n})] (or ExecutorConfig::slot_size({n})), \
+                         make it an #[evl::task] (its pool is sized at compile time), \
+                         or keep large buffers outside the future"
+                    )
+                }
+            }
             SpawnError::Shutdown => f.write_str("the executor has shut down"),
-            SpawnError::NoExecutor => f.write_str("no executor on this thread: spawn from a task, or use Executor::spawn"),
+            SpawnError::NoExecutor => f.write_str(
+                "no executor on this thread: spawn from a task, or use Executor::spawn / a Spawner",
+            ),
         }
     }
 }
 
 impl std::error::Error for SpawnError {}
+
+/// `?` mixes spawns with other evl calls: `Full` and `TooBig` become
+/// [`ErrorKind::CapacityExceeded`](crate::ErrorKind::CapacityExceeded), `Shutdown`
+/// [`Closed`](crate::ErrorKind::Closed), `NoExecutor`
+/// [`InvalidArgument`](crate::ErrorKind::InvalidArgument). The error's hint says what to
+/// change; for `TooBig` it names a slot size that fits (the next power of two at or above
+/// the size the task needs: the exact figure is in the `SpawnError`'s own message).
+impl From<SpawnError> for CoreError {
+    fn from(e: SpawnError) -> Self {
+        use evl_reactor::core::ErrorKind as K;
+        match e {
+            SpawnError::Full { .. } => CoreError::new(
+                K::CapacityExceeded,
+                "spawn",
+                "all task slots are in use: raise #[evl::main(capacity = N)] \
+                 (ExecutorConfig::capacity) or let tasks finish",
+            ),
+            SpawnError::TooBig { size, align, .. } if align <= SLOT_ALIGN => {
+                CoreError::new(K::CapacityExceeded, "spawn", too_big_hint(size))
+            }
+            SpawnError::TooBig { .. } => CoreError::new(
+                K::InvalidArgument,
+                "spawn",
+                "the task is aligned above 64 bytes: keep the over-aligned data outside the future",
+            ),
+            SpawnError::Shutdown => {
+                CoreError::new(K::Closed, "spawn", "the executor has shut down")
+            }
+            SpawnError::NoExecutor => CoreError::new(
+                K::InvalidArgument,
+                "spawn",
+                "no executor on this thread: spawn from a task, or use Executor::spawn / a Spawner",
+            ),
+        }
+    }
+}
+
+/// The hint for a task of `size` bytes that does not fit: a static string (errors carry no
+/// allocation) naming the smallest power-of-two slot size that holds it.
+fn too_big_hint(size: usize) -> &'static str {
+    macro_rules! hints {
+        ($($n:literal)*) => {
+            [$((
+                $n,
+                concat!(
+                    "the task does not fit a task slot: write #[evl::main(slot_size = ", $n,
+                    ")] (or ExecutorConfig::slot_size(", $n, ")), make it an #[evl::task] \
+                     (sized at compile time), or keep large buffers outside the future"
+                ),
+            )),*]
+        };
+    }
+    const HINTS: [(usize, &str); 25] = hints!(
+        64 128 256 512 1024 2048 4096 8192 16384 32768 65536 131072 262144 524288 1048576
+        2097152 4194304 8388608 16777216 33554432 67108864 134217728 268435456 536870912
+        1073741824
+    );
+    HINTS.iter().find(|(n, _)| *n >= size).map_or(
+        "the task is larger than the largest slot size (2^30 bytes): keep large buffers \
+             outside the future",
+        |(_, h)| h,
+    )
+}
 
 /// The tasks runnable on the executor thread: an intrusive FIFO, or on an EDF executor an
 /// intrusive leftist heap ordered by (deadline, queue order).
@@ -806,13 +884,41 @@ impl Executor {
         unsafe { self.shared.as_ref() }
     }
 
-    /// Spawns `fut` on this executor (it may be `!Send`: it only ever runs on this thread).
-    pub fn spawn<F: Future + 'static>(&self, fut: F) -> Result<JoinHandle<F::Output>, SpawnError> {
+    /// Spawns `fut` on this executor. The `Send` bounds are tokio's: the same code can spawn
+    /// through a [`Spawner`] from another thread. A `!Send` future goes through
+    /// [`spawn_local`](Executor::spawn_local).
+    pub fn spawn<F>(&self, fut: F) -> Result<JoinHandle<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         Shared::spawn(self.shared.as_ptr(), fut, "task")
     }
 
     /// As [`spawn`](Executor::spawn), with a name for reports.
-    pub fn spawn_named<F: Future + 'static>(
+    pub fn spawn_named<F>(
+        &self,
+        name: &'static str,
+        fut: F,
+    ) -> Result<JoinHandle<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Shared::spawn(self.shared.as_ptr(), fut, name)
+    }
+
+    /// Spawns `fut` on this executor; it may be `!Send` (timers, `Rc`, ...): it only ever
+    /// runs on this executor's thread.
+    pub fn spawn_local<F: Future + 'static>(
+        &self,
+        fut: F,
+    ) -> Result<JoinHandle<F::Output>, SpawnError> {
+        Shared::spawn(self.shared.as_ptr(), fut, "task")
+    }
+
+    /// As [`spawn_local`](Executor::spawn_local), with a name for reports.
+    pub fn spawn_local_named<F: Future + 'static>(
         &self,
         name: &'static str,
         fut: F,
@@ -1242,8 +1348,26 @@ impl Spawner {
     }
 }
 
-/// Spawns `fut` on the executor running the current task.
-pub fn spawn<F: Future + 'static>(fut: F) -> Result<JoinHandle<F::Output>, SpawnError> {
+/// Spawns `fut` on the executor running the current task, like `tokio::spawn`: the future
+/// and its output must be `Send + 'static`.
+///
+/// Unlike tokio's, an evl executor is one thread and does not steal work: the task runs on
+/// the current executor's thread, never elsewhere. The `Send` bound keeps the code portable
+/// (the same future can go to another executor through a [`Spawner`]); a `!Send` future goes
+/// through [`spawn_local`]. A full executor, a future larger than a task slot or a call
+/// outside an executor is a [`SpawnError`], not a panic.
+pub fn spawn<F>(fut: F) -> Result<JoinHandle<F::Output>, SpawnError>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    spawn_local(fut)
+}
+
+/// Spawns `fut`, which may be `!Send` (timers, `Rc`, ...), on the executor running the
+/// current task (tokio's `task::spawn_local`; no `LocalSet` needed: every evl executor runs
+/// its tasks on its own thread).
+pub fn spawn_local<F: Future + 'static>(fut: F) -> Result<JoinHandle<F::Output>, SpawnError> {
     let cur = CURRENT.with(Cell::get);
     if cur.is_null() {
         return Err(SpawnError::NoExecutor);
