@@ -105,7 +105,7 @@ fn embassy_sync_channel_and_signal_on_one_executor_and_across_threads() {
     let sig: std::rc::Rc<Signal<NoopRawMutex, u32>> = std::rc::Rc::new(Signal::new());
     let (c, s) = (ch.clone(), sig.clone());
     let p = ex
-        .spawn(async move {
+        .spawn_local(async move {
             for i in 0..50 {
                 c.send(i).await;
             }

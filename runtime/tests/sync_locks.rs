@@ -155,7 +155,7 @@ fn mutex_is_fifo_and_its_guard_crosses_awaits() {
     for i in 0..5 {
         let m = m.clone();
         hs.push(
-            ex.spawn(async move {
+            ex.spawn_local(async move {
                 let mut g = m.lock().await;
                 evl::yield_now().await;
                 g.push(i);
@@ -249,7 +249,7 @@ fn barrier_releases_all_with_one_leader_per_round() {
     for _ in 0..3 {
         let (b, leaders) = (b.clone(), leaders.clone());
         hs.push(
-            ex.spawn(async move {
+            ex.spawn_local(async move {
                 for _ in 0..4 {
                     if b.wait().await.is_leader() {
                         leaders.set(leaders.get() + 1);
