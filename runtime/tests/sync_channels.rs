@@ -421,3 +421,32 @@ fn broadcast_to_receivers_on_two_executors() {
     assert_eq!(t1.join().unwrap(), N, "received + reported lagged = sent");
     assert_eq!(t2.join().unwrap(), N);
 }
+
+/// A oneshot send racing the receiver's drop on another thread, many times: the value is
+/// either given back to the sender or dropped with the channel, exactly once, never both.
+#[test]
+fn oneshot_send_racing_the_receivers_drop_drops_the_value_once() {
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    struct D;
+    impl Drop for D {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, SeqCst);
+        }
+    }
+    const N: usize = 2_000;
+    let mut back = 0;
+    for _ in 0..N {
+        let (tx, rx) = oneshot::channel::<D>();
+        let t = std::thread::spawn(move || drop(rx));
+        if let Err(d) = tx.send(D) {
+            back += 1;
+            drop(d);
+        }
+        t.join().unwrap();
+    }
+    assert_eq!(
+        DROPS.load(SeqCst),
+        N,
+        "each value dropped once ({back} came back)"
+    );
+}
