@@ -450,3 +450,22 @@ fn oneshot_send_racing_the_receivers_drop_drops_the_value_once() {
         "each value dropped once ({back} came back)"
     );
 }
+
+/// A oneshot send racing `Receiver::close` on another thread: the value is received after
+/// the close, or given back to the sender, exactly one of the two.
+#[test]
+fn oneshot_send_racing_close_gives_the_value_to_exactly_one_side() {
+    for _ in 0..2_000 {
+        let (tx, mut rx) = oneshot::channel::<Box<u32>>();
+        let t = std::thread::spawn(move || tx.send(Box::new(1)).is_ok());
+        rx.close();
+        let sent = t.join().unwrap();
+        match rx.try_recv() {
+            Ok(v) => assert!(sent && *v == 1),
+            Err(e) => {
+                assert!(!sent, "sent, but not received");
+                assert_eq!(e, oneshot::TryRecvError::Closed);
+            }
+        }
+    }
+}

@@ -30,9 +30,9 @@ struct Inner<T> {
     tx_waker: AtomicWaker,
 }
 
-// SAFETY: the value is written by the sender before it sets VALUE (Release) and read by
-// whichever side the state word hands it to (see Sender::send and Receiver's drop): one
-// side at a time. It moves between threads, hence `T: Send`.
+// SAFETY: the value is written by the sender, then published by setting VALUE (AcqRel CAS,
+// only while RX_GONE is clear); unpublished it stays the sender's, published it is the
+// receiver's (or Inner's drop's): one side at a time. It moves between threads, hence `T: Send`.
 unsafe impl<T: Send> Sync for Inner<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send> Send for Inner<T> {}
@@ -41,8 +41,8 @@ impl<T> Inner<T> {
     /// Takes the stored value.
     ///
     /// # Safety
-    /// VALUE was seen set (Acquire) and this side owns the value (it is not TAKEN and the
-    /// other side will not touch it).
+    /// The value is initialised and this side owns it: published to the receiver (VALUE
+    /// seen with Acquire, not TAKEN), or written by the sender and never published.
     unsafe fn take(&self) -> T {
         // SAFETY: caller's contract: initialised and ours.
         unsafe { (*self.value.get()).assume_init_read() }
@@ -125,18 +125,27 @@ impl<T> Sender<T> {
         let Some(inner) = self.inner.take() else {
             return Err(value); // unreachable: `inner` is only taken here and in Drop
         };
-        if inner.state.load(Acquire) & RX_GONE != 0 {
-            return Err(value);
-        }
-        // SAFETY: VALUE is not set and only the (one) sender writes the slot.
+        // SAFETY: VALUE is not set and only the (one) sender writes the slot; nobody reads
+        // it before VALUE is published below.
         unsafe { (*inner.value.get()).write(value) };
-        let prev = inner.state.fetch_or(VALUE | TX_GONE, AcqRel);
-        if prev & RX_GONE != 0 {
-            // The receiver left meanwhile and saw no VALUE: the value is ours again.
-            inner.state.fetch_or(TAKEN, Relaxed);
-            // SAFETY: written just above; the receiver's drop saw no VALUE, so it did not
-            // and will not touch it.
-            return Err(unsafe { inner.take() });
+        let mut s = inner.state.load(Acquire);
+        loop {
+            if s & RX_GONE != 0 {
+                // The receiver is gone or closed: the value was never published, it is ours.
+                inner.state.fetch_or(TX_GONE, AcqRel);
+                // SAFETY: written above and not published (no VALUE bit): nobody else reads
+                // it, and Inner's drop does not drop it.
+                return Err(unsafe { inner.take() });
+            }
+            // Publishes only while the receiver is there: a close after this point still
+            // lets the receiver take it (`try_recv`), or drops it with the channel.
+            match inner
+                .state
+                .compare_exchange_weak(s, s | VALUE | TX_GONE, AcqRel, Acquire)
+            {
+                Ok(_) => break,
+                Err(x) => s = x,
+            }
         }
         inner.rx_waker.wake();
         Ok(())
@@ -188,8 +197,8 @@ impl<T> Receiver<T> {
         let s = self.inner.state.load(Acquire);
         if s & VALUE != 0 && s & TAKEN == 0 {
             self.inner.state.fetch_or(TAKEN, Relaxed);
-            // SAFETY: VALUE seen (Acquire): initialised; TAKEN was clear and only we set it
-            // (the sender sets it only when it saw RX_GONE, which means we are gone).
+            // SAFETY: VALUE seen (Acquire): initialised and published to us; TAKEN was clear
+            // and only the receiver (`&mut self`) sets it.
             return Ok(unsafe { self.inner.take() });
         }
         if s & TX_GONE != 0 || s & TAKEN != 0 {
@@ -201,8 +210,10 @@ impl<T> Receiver<T> {
     /// Closes the receiver: a later [`Sender::send`] fails (a value already sent can still
     /// be taken with [`try_recv`](Receiver::try_recv)).
     pub fn close(&mut self) {
-        self.inner.state.fetch_or(RX_GONE, AcqRel);
-        self.inner.tx_waker.wake();
+        let prev = self.inner.state.fetch_or(RX_GONE, AcqRel);
+        if prev & TX_GONE == 0 {
+            self.inner.tx_waker.wake();
+        }
     }
 }
 
@@ -228,11 +239,9 @@ impl<T> Future for Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        let prev = self.inner.state.fetch_or(RX_GONE, AcqRel);
-        self.inner.tx_waker.wake();
         // A value sent and not taken is dropped with the shared part (Inner's Drop), by
         // whichever side lets it go last.
-        let _ = prev;
+        self.close();
     }
 }
 
