@@ -123,7 +123,7 @@ fn timer_capacity_and_missing_executor_are_typed_errors() {
         evl::yield_now().await;
         let e = time::sleep(Duration::from_secs(60)).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::CapacityExceeded);
-        assert!(e.hint().contains("Builder::timers"), "{e}");
+        assert!(e.hint().contains("ExecutorConfig::timers"), "{e}");
         a.abort();
         b.abort();
     });

@@ -94,6 +94,28 @@ fn main_defaults_add_nothing_but_signals() {
 }
 
 #[test]
+fn slot_size_takes_a_const_expression_checked_at_compile_time() {
+    let got = entry::expand(
+        Kind::Main,
+        quote!(slot_size = evl::task::slot_size(control)),
+        quote!(
+            async fn main() {}
+        ),
+    );
+    assert!(got.to_string().contains(
+        &quote!(.main(::evl::ExecutorConfig::new("main").slot_size({
+            const __EVL_SLOT_SIZE: usize = evl::task::slot_size(control);
+            const _: () = ::core::assert!(
+                __EVL_SLOT_SIZE >= 1 && __EVL_SLOT_SIZE <= 1 << 30,
+                "slot_size goes from 1 to 1073741824 (2^30) bytes"
+            );
+            __EVL_SLOT_SIZE
+        })))
+        .to_string()
+    ));
+}
+
+#[test]
 fn priority_zero_asks_for_sched_other_and_tests_default_to_it() {
     let main = entry::expand(
         Kind::Main,

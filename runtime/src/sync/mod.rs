@@ -72,7 +72,7 @@
 //! | | `send*`, `borrow*` (while the `Ref` lives), `subscribe`, `changed().await` | on the `RawLock` (`changed` not) | no | no |
 //! | [`broadcast`] | `channel(n)` | no | **yes, once** | no |
 //! | | `send`, `try_recv`, `recv().await` | on the `RawLock` (`T::clone` inside it) | no | no |
-//! | [`AsyncSemaphore`], [`AsyncFlags`] | see [the crate docs](crate#what-may-block-and-on-what) | | | |
+//! | [`AsyncSemaphore`], [`AsyncFlags`] | see [what may block](crate::guide::blocking) | | | |
 //!
 //! Dropping a value (a channel's item, a replaced `watch` value, an overwritten `broadcast`
 //! slot) runs its `Drop` on the thread that drops it; values that own heap memory free it
