@@ -7,7 +7,7 @@
 //! | [`task`](mod@task) | [`JoinHandle`], [`JoinError`], static task pools, EDF deadlines |
 //! | [`time`] | [`time::sleep`], [`time::timeout`], [`time::Interval`]: exact ns deadlines |
 //! | [`io`] | `AsyncFd` readiness, async byte streams, awaiting EVL elements |
-//! | [`sync`] | notification between tasks and threads |
+//! | [`sync`] | channels (`mpsc`, `oneshot`, `watch`, `broadcast`), locks (`Mutex`, `RwLock`, `Semaphore`, `Barrier`), `Notify`; RT-safety per call |
 //! | [`shutdown`] | SIGINT/SIGTERM to a clean shutdown tasks can await |
 //! | [`core`] | the EVL elements (re-export of `evl-core`) |
 //! | [`guide`] | [coming from tokio](guide::from_tokio) (the builder story, the deliberate differences), [what may block](guide::blocking) |

@@ -72,8 +72,23 @@ pub mod inbox;
 #[path = "../../src/sync/waiters.rs"]
 pub mod waiters;
 
+/// The FIFO permit queue behind Semaphore, Mutex, RwLock and mpsc's room
+/// (runtime/src/sync/permits.rs).
+#[path = "../../src/sync/permits.rs"]
+pub mod permits;
+
+/// The bounded MPSC ring behind mpsc (runtime/src/sync/ring.rs).
+#[path = "../../src/sync/ring.rs"]
+pub mod ring;
+
 #[cfg(test)]
 mod models;
+
+#[cfg(test)]
+mod permits_models;
+
+#[cfg(test)]
+mod ring_models;
 
 #[cfg(test)]
 mod notify_models;

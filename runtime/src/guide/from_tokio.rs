@@ -20,7 +20,10 @@
 //! [`yield_now`](crate::yield_now), [`time::sleep`](crate::time::sleep),
 //! [`time::timeout`](crate::time::timeout), [`time::interval`](crate::time::interval),
 //! [`sync::Notify`](crate::sync::Notify) (`notify_one` leaves a permit, `notify_waiters`
-//! does not). Dropping an executor cancels its tasks, as dropping a tokio runtime does.
+//! does not), and the rest of [`sync`](crate::sync): `mpsc` (bounded only; `try_send` gives
+//! `Full`, `send` waits, and a `StaticChannel` needs no heap), `oneshot`, `watch`,
+//! `broadcast` (`Lagged(n)`), `Mutex`, `RwLock`, `Semaphore` (FIFO-fair, as tokio's),
+//! `Barrier`. Dropping an executor cancels its tasks, as dropping a tokio runtime does.
 //!
 //! # Deliberate differences, and why
 //!

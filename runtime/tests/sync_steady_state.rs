@@ -1,0 +1,150 @@
+//! The steady state of the `evl::sync` primitives between two executors on two threads:
+//! every round uses a `Mutex`, an `RwLock`, a `Semaphore`, a `Barrier`, `mpsc` both ways,
+//! `watch` and `broadcast`. On the measured executor's thread it allocates nothing, and
+//! makes no system call outside the allow-list of runtime/tests/steady_state.rs (the one
+//! wait, reads and writes on doorbell and element fds, PI futex operations): no std futex,
+//! no sleep, nothing in-band on the EVL core.
+
+use evl::sync::{broadcast, mpsc, watch, Barrier, Mutex, RwLock, Semaphore};
+use evl::Executor;
+
+#[global_allocator]
+static ALLOCATOR: evl_alloc_count::CountingAlloc = evl_alloc_count::CountingAlloc;
+
+fn host() {
+    let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
+}
+
+const WARM: u64 = 100;
+const ROUNDS: u64 = 2_000;
+
+static M: Mutex<u64> = Mutex::new(0);
+static RW: RwLock<u64> = RwLock::new(0);
+static SEM: Semaphore = Semaphore::new(0);
+static BAR: Barrier = Barrier::new(2);
+
+/// What the measured side does around the steady state.
+trait Window {
+    fn start(&mut self);
+    fn stop(&mut self) -> usize;
+}
+
+/// Runs the steady state; `w` brackets the measured rounds on this thread.
+fn steady_state(w: &mut dyn Window) -> usize {
+    let (to_peer, mut from_me) = mpsc::channel::<u64>(2);
+    let (to_me, mut from_peer) = mpsc::channel::<u64>(2);
+    let (wtx, mut wrx) = watch::channel(0u64);
+    let (btx, mut brx) = broadcast::channel::<u64>(4);
+    let peer = std::thread::spawn(move || {
+        Executor::new().unwrap().block_on(async move {
+            while let Some(r) = from_me.recv().await {
+                *M.lock().await += 1;
+                *RW.write().await += 1;
+                SEM.acquire().await.unwrap().forget();
+                wrx.changed().await.unwrap();
+                assert_eq!(*wrx.borrow_and_update(), r);
+                assert_eq!(brx.recv().await, Ok(r));
+                to_me.send(r).await.unwrap();
+                BAR.wait().await;
+            }
+        })
+    });
+    let ex = Executor::new().unwrap();
+    let n = ex.block_on(async move {
+        let mut n = 0;
+        for r in 1..=(WARM + ROUNDS) {
+            if r == WARM + 1 {
+                w.start();
+            }
+            *M.lock().await += 1;
+            let _ = *RW.read().await;
+            wtx.send(r).unwrap();
+            btx.send(r).unwrap();
+            SEM.add_permits(1);
+            to_peer.send(r).await.unwrap();
+            if from_peer.recv().await != Some(r) {
+                break;
+            }
+            BAR.wait().await;
+            n += 1;
+        }
+        let out = w.stop();
+        drop(to_peer);
+        (n, out)
+    });
+    peer.join().unwrap();
+    assert_eq!(n.0, WARM + ROUNDS);
+    assert_eq!(*M.try_lock().unwrap(), 2 * (WARM + ROUNDS));
+    assert_eq!(*RW.try_read().unwrap(), WARM + ROUNDS);
+    n.1
+}
+
+struct Count;
+
+impl Window for Count {
+    fn start(&mut self) {
+        evl_alloc_count::start_counting();
+    }
+    fn stop(&mut self) -> usize {
+        evl_alloc_count::stop_counting()
+    }
+}
+
+#[test]
+fn sync_steady_state_allocates_nothing() {
+    if evl_syscall_guard::is_child() {
+        return guard_child();
+    }
+    host();
+    assert_eq!(
+        steady_state(&mut Count),
+        0,
+        "allocations in the steady state"
+    );
+}
+
+/// The seccomp window (in a child process).
+struct Guard(Option<evl_syscall_guard::Window>);
+
+impl Window for Guard {
+    fn start(&mut self) {
+        use libc::*;
+        const PI_OPS: [u64; 4] = [6, 7, 8, 13]; // LOCK_PI, UNLOCK_PI, TRYLOCK_PI, LOCK_PI2
+        let fds = evl_syscall_guard::io_fds();
+        let mut allowed = evl_syscall_guard::Allowed::new()
+            .call(SYS_epoll_pwait2)
+            .on_fds(SYS_read, &fds)
+            .on_fds(SYS_write, &fds)
+            .with_arg(SYS_futex, 1, 0x7f, &PI_OPS);
+        #[cfg(target_arch = "x86_64")]
+        {
+            allowed = allowed.call(SYS_epoll_wait);
+        }
+        allowed = allowed.call(SYS_epoll_pwait);
+        self.0 = Some(evl_syscall_guard::enter(allowed).unwrap());
+    }
+
+    fn stop(&mut self) -> usize {
+        self.0.take().expect("started").finish()
+    }
+}
+
+fn guard_child() {
+    if std::env::var("EVL_SYNC_GUARD").is_err() {
+        return; // a child run for another test of this binary
+    }
+    host();
+    steady_state(&mut Guard(None));
+}
+
+#[test]
+fn sync_steady_state_makes_no_system_call_outside_the_allow_list() {
+    if evl_syscall_guard::is_child() {
+        return guard_child();
+    }
+    let out = evl_syscall_guard::run_child(
+        "sync_steady_state_makes_no_system_call_outside_the_allow_list",
+        &[("EVL_SYNC_GUARD", "1")],
+    );
+    assert!(out.ok(), "{}", out.explain());
+}
