@@ -17,15 +17,13 @@
 //! `Thread::attach`). A second ABI level is one more `abiNN` module beside [`abi36`].
 
 pub mod abi36;
+pub(crate) mod clock;
+pub(crate) mod current;
+pub(crate) mod file;
+pub(crate) mod group;
 pub mod ioctl;
 pub(crate) mod monitor;
-pub(crate) mod observable;
-pub(crate) mod poll;
-pub(crate) mod proxy;
 pub(crate) mod sys;
-pub(crate) mod thread;
-pub(crate) mod timer;
-pub(crate) mod xbuf;
 
 use crate::error::{Error, ErrorKind, Result};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -110,39 +108,6 @@ pub fn check_abi(info: &CoreInfo) -> Result<()> {
             "evl::probe",
             "run a core whose ABI range includes a supported level, or set EVL_BACKEND=host",
         ))
-    }
-}
-
-/// Sleeps the calling thread out-of-band until `deadline` on `clock` (`EVL_CLKIOC_SLEEP` on
-/// the clock element, an absolute time). The thread must be attached to the core.
-pub(crate) fn sleep_until(
-    clock: crate::time::Clock,
-    deadline: crate::time::Timestamp,
-) -> Result<()> {
-    const OP: &str = "Clock::sleep_until";
-    if !crate::thread::Thread::is_attached() {
-        return Err(Error::new(
-            ErrorKind::PermissionDenied,
-            OP,
-            crate::thread::NOT_ATTACHED_HINT,
-        ));
-    }
-    let fd = sys::process()?.clock_fd(clock);
-    let ns = deadline.as_nanos();
-    let ts = abi36::EvlTimespec::new(
-        (ns / 1_000_000_000).min(i64::MAX as u64) as i64,
-        (ns % 1_000_000_000) as i64,
-    );
-    // SAFETY: EVL_CLKIOC_SLEEP reads one EvlTimespec at the address passed, `ts`, live for
-    // the call.
-    match unsafe { sys::oob_ioctl(fd, abi36::EVL_CLKIOC_SLEEP, &ts as *const _ as usize) } {
-        Ok(_) => Ok(()),
-        Err(libc::EPERM) => Err(Error::from_errno(
-            libc::EPERM,
-            OP,
-            "the core refused the out-of-band sleep: the thread is not attached, or lacks CAP_SYS_NICE",
-        )),
-        Err(e) => Err(Error::from_errno(e, OP, "")),
     }
 }
 

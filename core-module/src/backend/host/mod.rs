@@ -12,8 +12,5 @@
 //! `evl.<class>.<name>.bell` (FIFO), so other processes can open them by name.
 
 pub(crate) mod monitor;
-pub(crate) mod observable;
-pub(crate) mod proxy;
 pub(crate) mod shm;
 pub(crate) mod sys;
-pub(crate) mod xbuf;
