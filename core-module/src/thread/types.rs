@@ -173,7 +173,7 @@ impl<'a> ThreadConfig<'a> {
     }
 }
 
-/// What the EVL core counts for an attached thread ([`Thread::current_core_stats`]); the
+/// What the EVL core counts for an attached thread ([`Thread::current_core_stats`](crate::thread::Thread::current_core_stats)); the
 /// core's counters are 32-bit and wrap.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CoreStats {

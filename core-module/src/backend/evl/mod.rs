@@ -1,26 +1,32 @@
 //! The EVL backend: the real core, reached through `/dev/evl` with libc system calls and
 //! ioctls on the EVL user ABI (no libevl link).
 //!
+//! This module is the layer every element's `evl.rs` shares (the elements' own EVL code lives
+//! with them: `crate::<element>::evl`):
+//!
 //! | module | what |
 //! |---|---|
-//! | [`abi36`], [`ioctl`] | the ABI-36 facts: structs, request numbers, oob call encoding |
+//! | `abi36`, `ioctl` | the ABI-36 facts: structs, request numbers, oob call encoding (hidden from the docs: not a stable API; public for the layout tests) |
 //! | `sys` | process set-up (control device, clocks, the core's shared memory), the oob and in-band call forms, clone/open of elements |
-//! | `thread` | attach/detach, scheduling, stage-switch warnings (SIGDEBUG) |
-//! | `monitor` | semaphores, flags, mutexes, events, the doorbell (shared-state fast paths) |
-//! | `timer`, `poll` | timer fds on the core's clocks, the oob poll element |
-//! | `proxy`, `xbuf`, `observable` | the byte channels and the notification element |
+//! | `current` | the calling thread's attachment record (handle, shared-memory window) |
+//! | `clock` | time values in the core's format, reading a clock element, timer files |
+//! | `group` | a poll group of the core with its registration table (poll sets, timer and xbuf waits) |
+//! | `file` | the waiting kit of the proxy, xbuf and observable: cloning files, oob and in-band waits |
+//! | `monitor` | the monitor element's common core (semaphores, flags, mutexes, events, the doorbell) |
 //!
 //! [`probe`] detects the core and checks its ABI level. Calls are issued in the form that
 //! keeps the caller on its stage (out-of-band from an attached thread running out-of-band,
 //! in-band otherwise); operations the core serves out-of-band only (blocking waits, poll-set
 //! changes) need an attached caller and say so ([`ErrorKind::PermissionDenied`] naming
-//! `Thread::attach`). A second ABI level is one more `abiNN` module beside [`abi36`].
+//! `Thread::attach`). A second ABI level is one more `abiNN` module beside `abi36`.
 
+#[doc(hidden)]
 pub mod abi36;
 pub(crate) mod clock;
 pub(crate) mod current;
 pub(crate) mod file;
 pub(crate) mod group;
+#[doc(hidden)]
 pub mod ioctl;
 pub(crate) mod monitor;
 pub(crate) mod sys;
@@ -28,7 +34,7 @@ pub(crate) mod sys;
 use crate::error::{Error, ErrorKind, Result};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-/// The control device of the EVL core (`EVL_CONTROL_DEV`, see [`abi36::EVL_CONTROL_DEV`]).
+/// The control device of the EVL core (`EVL_CONTROL_DEV`).
 pub const CONTROL_DEVICE: &str = abi36::EVL_CONTROL_DEV;
 
 /// ABI levels this build can speak.
@@ -37,7 +43,7 @@ pub const SUPPORTED_ABI: &[u32] = &[abi36::EVL_ABI_LEVEL];
 /// What the core says of itself (`struct evl_core_info`, read with `EVL_CTLIOC_GET_COREINFO`):
 /// `abi_base`, `abi_current`, `fpu_features`, `shm_size`. Level 36 keeps the layout this
 /// build always assumed (24 bytes, 4 bytes of padding before `shm_size`); see
-/// [`abi36::EvlCoreInfo`].
+/// `abi36::EvlCoreInfo`.
 pub use abi36::EvlCoreInfo as CoreInfo;
 
 /// Reads the core's information from the control device.

@@ -1,6 +1,8 @@
-//! EVL monitors on the real core: semaphores (event monitor, COUNT protocol), flag groups
-//! (event, MASK), events (event, GATED: condition variables), mutexes (gate, PI) and the
-//! doorbell (a flags monitor's bit).
+//! The EVL monitor element's common core: [`Kind`], the shared state, making and opening a
+//! monitor, posting and waiting. The five elements built on it keep their own rules in their
+//! `evl.rs`: semaphores (event monitor, COUNT protocol), flag groups (event, MASK), events
+//! (event, GATED: condition variables), mutexes (gate, PI) and the doorbell (a flags
+//! monitor's bit).
 //!
 //! # Protocol (ABI 36, kernel/evl/monitor.c and mutex.c)
 //! Every monitor has an [`abi36::EvlMonitorState`] in the core's shared memory; user space
