@@ -9,7 +9,7 @@ use std::os::fd::BorrowedFd;
 
 /// A doorbell: a private flag group whose bit 0 is the bell.
 #[derive(Debug)]
-pub(crate) struct Bell(pub(crate) Monitor);
+pub(crate) struct Bell(Monitor);
 
 /// The bit a ring posts, as the 4 bytes a write of a MASK monitor carries.
 const BELL_BIT: [u8; 4] = 1i32.to_ne_bytes();

@@ -11,7 +11,7 @@ use std::os::fd::BorrowedFd;
 
 /// A flag group: an event monitor with the MASK protocol.
 #[derive(Debug)]
-pub(crate) struct FlagGroup(pub(crate) Monitor);
+pub(crate) struct FlagGroup(Monitor);
 
 impl FlagGroup {
     pub(crate) fn create(initial: u32, vis: Visibility<'_>, op: &'static str) -> Result<Self> {

@@ -1,5 +1,7 @@
-//! Poll sets on the EVL core: each `open(2)` of `/dev/evl/poll` is a poll group, changed and
-//! waited on with out-of-band ioctls only (`EVL_POLIOC_CTL`, `EVL_POLIOC_WAIT`).
+//! Poll sets on the EVL backend: each `open(2)` of `/dev/evl/poll` is a poll group, changed and
+//! waited on with out-of-band ioctls only (`EVL_POLIOC_CTL`, `EVL_POLIOC_WAIT`). The group,
+//! its registration table and its lock are [`crate::backend::evl::group`] (timers and xbufs
+//! wait on private groups too); this file is the set's API on it.
 //!
 //! What the core gives, and how the documented [`PollSet`](crate::poll::PollSet) API is built on it:
 //! - Only EVL files can be watched (the core answers `EBADF` for any other descriptor): such

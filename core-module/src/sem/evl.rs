@@ -11,7 +11,7 @@ use std::os::fd::BorrowedFd;
 
 /// A semaphore: an event monitor with the COUNT protocol.
 #[derive(Debug)]
-pub(crate) struct Sem(pub(crate) Monitor);
+pub(crate) struct Sem(Monitor);
 
 impl Sem {
     pub(crate) fn create(initial: u32, vis: Visibility<'_>, op: &'static str) -> Result<Self> {

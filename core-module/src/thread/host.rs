@@ -23,7 +23,7 @@ pub(super) struct Previous {
     cpus: Option<CpuSet>,
 }
 
-/// Locks memory once per process (`mlockall`) when `lock_memory`.
+/// Locks all current and future memory (`mlockall`), once per process.
 pub(super) fn lock_memory(op: &'static str) -> Result<()> {
     if !MEMORY_LOCKED.load(Ordering::Acquire) {
         // SAFETY: mlockall takes flags only.
