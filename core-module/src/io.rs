@@ -80,7 +80,7 @@ pub fn inband_fallbacks() -> u64 {
 /// Whether this call must use the out-of-band form: EVL backend, caller attached.
 fn oob_here() -> bool {
     matches!(backend::current(), Ok(Backend::Evl))
-        && crate::backend::evl::thread::current().is_some()
+        && crate::backend::evl::current::current().is_some()
 }
 
 fn fallback(f: impl FnOnce() -> Result<usize, i32>) -> Result<usize, i32> {

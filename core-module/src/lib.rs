@@ -27,8 +27,14 @@
 //! | [`name`] | element names, private/public [`Visibility`] |
 //! | [`error`] | the one [`Error`] type and its [`ErrorKind`]s |
 //!
+//! Each element with two backends is a directory: `mod.rs` (the front end), `types.rs` (types
+//! shared with its backends), `host.rs`, `evl.rs`; the layers several backends share are
+//! under [`backend`] (see there).
+//!
 //! Steady-state operations (wait, signal, post, poll, timer reads) allocate nothing; creating
 //! an element may.
+
+#![warn(missing_docs)]
 
 pub mod backend;
 pub mod doorbell;

@@ -86,8 +86,8 @@ impl RawLock {
             let now = Clock::Monotonic.now();
             let until = now.saturating_add(step);
             let slept = evl
-                && crate::thread::Thread::is_attached()
-                && backend::evl::sleep_until(Clock::Monotonic, until).is_ok();
+                && crate::thread::types::is_attached()
+                && Clock::Monotonic.sleep_until(until).is_ok();
             if !slept {
                 std::thread::sleep(step);
             }

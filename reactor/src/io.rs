@@ -267,13 +267,7 @@ impl Registrations {
     }
 }
 
+/// The directions in `bits` as poll conditions (IN and OUT only).
 fn flags(bits: u32) -> PollFlags {
-    let mut f = PollFlags::NONE;
-    if bits & PollFlags::IN.bits() != 0 {
-        f = f | PollFlags::IN;
-    }
-    if bits & PollFlags::OUT.bits() != 0 {
-        f = f | PollFlags::OUT;
-    }
-    f
+    PollFlags::from_bits_truncate(bits) & (PollFlags::IN | PollFlags::OUT)
 }

@@ -11,6 +11,8 @@
 //!
 //! It re-exports the core interface it builds on as [`core`].
 
+#![warn(missing_docs)]
+
 pub mod io;
 mod limits;
 pub mod reactor;

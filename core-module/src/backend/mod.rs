@@ -9,6 +9,13 @@
 //! `EVL_BACKEND` environment variable (`host`, `evl` or `auto`), then auto-detection (the EVL
 //! core when `/dev/evl/control` exists, else host). Each element type keeps a private enum of
 //! per-backend handles and dispatches on it; callers never see which.
+//!
+//! Where the code is: each element is a directory, `crate::<element>/` with `mod.rs` (the
+//! front end: the documented type, argument checks, dispatch), `types.rs` where the front end
+//! and its backends share types, `host.rs` and `evl.rs` (the backends). What several
+//! elements' backends share is here: [`evl`] (the EVL system-call layer) and [`host`] (the
+//! host one). Backends import `types` modules and these layers, never a front end, so no two
+//! modules import each other.
 
 pub mod evl;
 pub mod host;

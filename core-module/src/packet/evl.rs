@@ -32,8 +32,9 @@
 //!   `CONFIG_EVL_DEBUG_NET`). Each recycled buffer also trips `WARN_ONCE` in
 //!   `__build_skb_around` (frag_size 0) once per boot.
 
-use super::host::{io_error, sockaddr_ll};
-use super::{check_frame, IfName, OobUnavailable, OP_OPEN, OP_RECV, OP_SEND};
+use super::types::{
+    check_frame, io_error, sockaddr_ll, IfName, OobUnavailable, OP_OPEN, OP_RECV, OP_SEND,
+};
 use crate::backend::evl::abi36::EvlTimespec;
 use crate::backend::evl::{ioctl, sys};
 use crate::error::{errno, Error, ErrorKind, Result};
@@ -298,11 +299,11 @@ impl OobSocket {
     }
 
     fn msg(&self, request: u32, msg: &mut UserOobMsghdr, op: &'static str) -> Result<usize> {
-        if crate::backend::evl::thread::current().is_none() {
+        if crate::backend::evl::current::current().is_none() {
             return Err(Error::new(
                 ErrorKind::PermissionDenied,
                 op,
-                crate::thread::NOT_ATTACHED_HINT,
+                crate::thread::types::NOT_ATTACHED_HINT,
             ));
         }
         loop {

@@ -2,7 +2,7 @@
 //! to one interface and one EtherType. The host backend's frame path, and the EVL backend's
 //! when the core's out-of-band stack cannot carry the traffic (see [`super`]).
 
-use super::{check_frame, IfName, OP_OPEN, OP_RECV, OP_SEND};
+use super::types::{check_frame, io_error, sockaddr_ll, IfName, OP_OPEN, OP_RECV, OP_SEND};
 use crate::error::{errno, Error, ErrorKind, Result};
 use crate::time::{Clock, Timestamp};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -15,19 +15,6 @@ const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 #[derive(Debug)]
 pub(crate) struct RawSocket {
     fd: OwnedFd,
-}
-
-/// `sockaddr_ll` for `ifindex` and `ethertype` (host order in, network order in the address).
-pub(crate) fn sockaddr_ll(ifindex: u32, ethertype: u16) -> libc::sockaddr_ll {
-    libc::sockaddr_ll {
-        sll_family: libc::AF_PACKET as u16,
-        sll_protocol: ethertype.to_be(),
-        sll_ifindex: ifindex as libc::c_int,
-        sll_hatype: 0,
-        sll_pkttype: 0,
-        sll_halen: 0,
-        sll_addr: [0; 8],
-    }
 }
 
 /// The index of interface `name` in the caller's network namespace.
@@ -204,36 +191,4 @@ fn bind(fd: RawFd, ifindex: u32, ethertype: u16) -> Result<()> {
         return Err(open_error(errno()));
     }
     Ok(())
-}
-
-/// Maps the errno of a send or receive to an error with a hint (both backends).
-pub(crate) fn io_error(e: i32, op: &'static str) -> Error {
-    match e {
-        libc::EAGAIN => Error::from_errno(
-            e,
-            op,
-            "nothing to receive now, or no room to send: wait for the socket's fd, then retry",
-        ),
-        libc::ENETDOWN => Error::new(
-            ErrorKind::Closed,
-            op,
-            "the interface is down: bring it up (`ip link set <interface> up`)",
-        ),
-        libc::ENXIO | libc::ENODEV => Error::from_errno(
-            e,
-            op,
-            "the interface is gone: open the socket again once it is back",
-        ),
-        libc::EMSGSIZE => Error::new(
-            ErrorKind::InvalidArgument,
-            op,
-            "the frame is longer than the interface's MTU allows",
-        ),
-        libc::ENOBUFS | libc::ENOMEM => Error::from_errno(
-            e,
-            op,
-            "the interface's transmit queue is full: retry after the next receive",
-        ),
-        _ => Error::from_errno(e, op, "packet socket I/O failed"),
-    }
 }

@@ -1,36 +1,40 @@
 //! The EVL backend: the real core, reached through `/dev/evl` with libc system calls and
 //! ioctls on the EVL user ABI (no libevl link).
 //!
+//! This module is the layer every element's `evl.rs` shares (the elements' own EVL code lives
+//! with them: `crate::<element>::evl`):
+//!
 //! | module | what |
 //! |---|---|
-//! | [`abi36`], [`ioctl`] | the ABI-36 facts: structs, request numbers, oob call encoding |
+//! | `abi36`, `ioctl` | the ABI-36 facts: structs, request numbers, oob call encoding (hidden from the docs: not a stable API; public for the layout tests) |
 //! | `sys` | process set-up (control device, clocks, the core's shared memory), the oob and in-band call forms, clone/open of elements |
-//! | `thread` | attach/detach, scheduling, stage-switch warnings (SIGDEBUG) |
-//! | `monitor` | semaphores, flags, mutexes, events, the doorbell (shared-state fast paths) |
-//! | `timer`, `poll` | timer fds on the core's clocks, the oob poll element |
-//! | `proxy`, `xbuf`, `observable` | the byte channels and the notification element |
+//! | `current` | the calling thread's attachment record (handle, shared-memory window) |
+//! | `clock` | time values in the core's format, reading a clock element, timer files |
+//! | `group` | a poll group of the core with its registration table (poll sets, timer and xbuf waits) |
+//! | `file` | the waiting kit of the proxy, xbuf and observable: cloning files, oob and in-band waits |
+//! | `monitor` | the monitor element's common core (semaphores, flags, mutexes, events, the doorbell) |
 //!
 //! [`probe`] detects the core and checks its ABI level. Calls are issued in the form that
 //! keeps the caller on its stage (out-of-band from an attached thread running out-of-band,
 //! in-band otherwise); operations the core serves out-of-band only (blocking waits, poll-set
 //! changes) need an attached caller and say so ([`ErrorKind::PermissionDenied`] naming
-//! `Thread::attach`). A second ABI level is one more `abiNN` module beside [`abi36`].
+//! `Thread::attach`). A second ABI level is one more `abiNN` module beside `abi36`.
 
+#[doc(hidden)]
 pub mod abi36;
+pub(crate) mod clock;
+pub(crate) mod current;
+pub(crate) mod file;
+pub(crate) mod group;
+#[doc(hidden)]
 pub mod ioctl;
 pub(crate) mod monitor;
-pub(crate) mod observable;
-pub(crate) mod poll;
-pub(crate) mod proxy;
 pub(crate) mod sys;
-pub(crate) mod thread;
-pub(crate) mod timer;
-pub(crate) mod xbuf;
 
 use crate::error::{Error, ErrorKind, Result};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-/// The control device of the EVL core (`EVL_CONTROL_DEV`, see [`abi36::EVL_CONTROL_DEV`]).
+/// The control device of the EVL core (`EVL_CONTROL_DEV`).
 pub const CONTROL_DEVICE: &str = abi36::EVL_CONTROL_DEV;
 
 /// ABI levels this build can speak.
@@ -39,7 +43,7 @@ pub const SUPPORTED_ABI: &[u32] = &[abi36::EVL_ABI_LEVEL];
 /// What the core says of itself (`struct evl_core_info`, read with `EVL_CTLIOC_GET_COREINFO`):
 /// `abi_base`, `abi_current`, `fpu_features`, `shm_size`. Level 36 keeps the layout this
 /// build always assumed (24 bytes, 4 bytes of padding before `shm_size`); see
-/// [`abi36::EvlCoreInfo`].
+/// `abi36::EvlCoreInfo`.
 pub use abi36::EvlCoreInfo as CoreInfo;
 
 /// Reads the core's information from the control device.
@@ -110,39 +114,6 @@ pub fn check_abi(info: &CoreInfo) -> Result<()> {
             "evl::probe",
             "run a core whose ABI range includes a supported level, or set EVL_BACKEND=host",
         ))
-    }
-}
-
-/// Sleeps the calling thread out-of-band until `deadline` on `clock` (`EVL_CLKIOC_SLEEP` on
-/// the clock element, an absolute time). The thread must be attached to the core.
-pub(crate) fn sleep_until(
-    clock: crate::time::Clock,
-    deadline: crate::time::Timestamp,
-) -> Result<()> {
-    const OP: &str = "Clock::sleep_until";
-    if !crate::thread::Thread::is_attached() {
-        return Err(Error::new(
-            ErrorKind::PermissionDenied,
-            OP,
-            crate::thread::NOT_ATTACHED_HINT,
-        ));
-    }
-    let fd = sys::process()?.clock_fd(clock);
-    let ns = deadline.as_nanos();
-    let ts = abi36::EvlTimespec::new(
-        (ns / 1_000_000_000).min(i64::MAX as u64) as i64,
-        (ns % 1_000_000_000) as i64,
-    );
-    // SAFETY: EVL_CLKIOC_SLEEP reads one EvlTimespec at the address passed, `ts`, live for
-    // the call.
-    match unsafe { sys::oob_ioctl(fd, abi36::EVL_CLKIOC_SLEEP, &ts as *const _ as usize) } {
-        Ok(_) => Ok(()),
-        Err(libc::EPERM) => Err(Error::from_errno(
-            libc::EPERM,
-            OP,
-            "the core refused the out-of-band sleep: the thread is not attached, or lacks CAP_SYS_NICE",
-        )),
-        Err(e) => Err(Error::from_errno(e, OP, "")),
     }
 }
 

@@ -214,10 +214,10 @@ pub(crate) fn process() -> Result<&'static Process> {
 
 impl Process {
     /// The clock element for `clock`.
-    pub(crate) fn clock_fd(&self, clock: crate::time::Clock) -> RawFd {
+    pub(crate) fn clock_fd(&self, clock: crate::time::types::Clock) -> RawFd {
         match clock {
-            crate::time::Clock::Monotonic => self.monotonic.as_raw_fd(),
-            crate::time::Clock::Realtime => self.realtime.as_raw_fd(),
+            crate::time::types::Clock::Monotonic => self.monotonic.as_raw_fd(),
+            crate::time::types::Clock::Realtime => self.realtime.as_raw_fd(),
         }
     }
 }
@@ -269,7 +269,7 @@ pub(crate) fn oob_write(fd: RawFd, buf: &[u8]) -> core::result::Result<usize, i3
 /// True when the calling thread is attached to the core and runs out-of-band right now: then
 /// only out-of-band calls keep it there (any other system call demotes it to in-band).
 pub(crate) fn on_oob_stage() -> bool {
-    super::thread::current().is_some_and(|c| !c.is_inband())
+    super::current::current().is_some_and(|c| !c.is_inband())
 }
 
 /// Issues `request` on `fd` in the form that keeps the caller on its stage: `oob_ioctl`

@@ -25,7 +25,7 @@ use super::shm::{Bell, Header, Shared, SharedState};
 use super::sys::{futex_wait, futex_wake, PiLock, Scope, Woken};
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::{Name, Visibility};
-use crate::time::Timestamp;
+use crate::time::types::Timestamp;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 
@@ -55,40 +55,40 @@ impl Kind {
 
 const FREE: u32 = 0;
 const WAITING: u32 = 1;
-const GRANTED: u32 = 2;
-const FLUSHED: u32 = 3;
+pub(crate) const GRANTED: u32 = 2;
+pub(crate) const FLUSHED: u32 = 3;
 
 /// One waiter's record. `state` is the futex word the waiter sleeps on.
 #[repr(C)]
 #[derive(Debug, Default)]
 pub(crate) struct Slot {
-    state: AtomicU32,
+    pub(crate) state: AtomicU32,
     /// Bits wanted (flags).
-    want: AtomicU32,
+    pub(crate) want: AtomicU32,
     /// Non-zero: all wanted bits at once (flags "exact").
-    exact: AtomicU32,
+    pub(crate) exact: AtomicU32,
     /// What the grant delivered (flags: the matched bits).
-    got: AtomicU32,
+    pub(crate) got: AtomicU32,
 }
 
 /// The state block of a host monitor. Field meanings depend on the kind; all-zero is valid.
 #[repr(C)]
 #[derive(Debug)]
 pub(crate) struct MonitorState {
-    header: Header,
+    pub(crate) header: Header,
     /// Internal PI lock word (owner tid), guards everything below but `gate` and `value` reads.
-    lock: AtomicU32,
+    pub(crate) lock: AtomicU32,
     /// Mutex owner word (PI futex protocol), for `Kind::Mutex`.
-    gate: AtomicU32,
+    pub(crate) gate: AtomicU32,
     /// Semaphore count or flag bits.
-    value: AtomicU32,
+    pub(crate) value: AtomicU32,
     /// Non-zero while the bell is rung.
-    bell: AtomicU32,
+    pub(crate) bell: AtomicU32,
     /// Number of queued waiters.
-    len: AtomicU32,
+    pub(crate) len: AtomicU32,
     /// Slot indices in FIFO order, `order[..len]`.
-    order: [AtomicU8; MAX_WAITERS],
-    slots: [Slot; MAX_WAITERS],
+    pub(crate) order: [AtomicU8; MAX_WAITERS],
+    pub(crate) slots: [Slot; MAX_WAITERS],
 }
 
 // SAFETY: repr(C), starts with a Header, only atomics, all-zero bytes are a valid value (every
@@ -125,7 +125,7 @@ pub(crate) enum Outcome {
 pub(crate) struct Monitor {
     state: Shared<MonitorState>,
     bell: Option<Bell>,
-    kind: Kind,
+    pub(crate) kind: Kind,
     /// Grants handed out by this handle's posts; a diagnostic for tests.
     wakes: AtomicU64,
 }
@@ -133,7 +133,7 @@ pub(crate) struct Monitor {
 const CLASS: &str = "monitor";
 
 /// What a wait attempt under the lock came to.
-enum Attempt {
+pub(crate) enum Attempt {
     /// Satisfied at once, with this grant.
     Done(u32),
     /// Queued in this slot.
@@ -141,8 +141,8 @@ enum Attempt {
 }
 
 /// Up to MAX_WAITERS slot indices to wake after the lock is dropped.
-struct WakeList {
-    mask: u64,
+pub(crate) struct WakeList {
+    pub(crate) mask: u64,
 }
 
 impl Monitor {
@@ -205,16 +205,20 @@ impl Monitor {
         })
     }
 
-    fn s(&self) -> &MonitorState {
+    pub(crate) fn s(&self) -> &MonitorState {
         self.state.get()
     }
 
-    fn scope(&self) -> Scope {
+    pub(crate) fn scope(&self) -> Scope {
         self.state.scope()
     }
 
     /// Runs `f` under the internal lock.
-    fn locked<R>(&self, op: &'static str, f: impl FnOnce(&MonitorState) -> R) -> Result<R> {
+    pub(crate) fn locked<R>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&MonitorState) -> R,
+    ) -> Result<R> {
         let lock = PiLock::new(&self.s().lock, self.scope());
         lock.lock(None, op)?;
         let r = f(self.s());
@@ -223,7 +227,7 @@ impl Monitor {
     }
 
     /// Makes the bell's level match "a wait would not block". Lock held.
-    fn sync_bell(&self, s: &MonitorState) {
+    pub(crate) fn sync_bell(&self, s: &MonitorState) {
         let Some(bell) = &self.bell else { return };
         let ready = s.value.load(Ordering::Relaxed) != 0;
         let rung = s.bell.load(Ordering::Relaxed) != 0;
@@ -237,9 +241,15 @@ impl Monitor {
     }
 
     /// Queues the caller. Lock held.
-    fn enqueue(&self, s: &MonitorState, want: u32, exact: bool, op: &'static str) -> Result<usize> {
+    pub(crate) fn enqueue(
+        &self,
+        s: &MonitorState,
+        want: u32,
+        exact: bool,
+        op: &'static str,
+    ) -> Result<usize> {
         // Only an attached thread may wait, as on the EVL core.
-        crate::thread::require_attached(op)?;
+        crate::thread::types::require_attached(op)?;
         let len = s.len.load(Ordering::Relaxed) as usize;
         let free = s
             .slots
@@ -263,7 +273,7 @@ impl Monitor {
     }
 
     /// Removes queue positions whose slot is no longer WAITING. Lock held.
-    fn compact(&self, s: &MonitorState) {
+    pub(crate) fn compact(&self, s: &MonitorState) {
         let len = s.len.load(Ordering::Relaxed) as usize;
         let mut w = 0;
         for r in 0..len {
@@ -277,14 +287,21 @@ impl Monitor {
     }
 
     /// Hands `got` to the waiter in slot `idx`. Lock held.
-    fn grant(&self, s: &MonitorState, idx: usize, state: u32, got: u32, wl: &mut WakeList) {
+    pub(crate) fn grant(
+        &self,
+        s: &MonitorState,
+        idx: usize,
+        state: u32,
+        got: u32,
+        wl: &mut WakeList,
+    ) {
         let sl = &s.slots[idx];
         sl.got.store(got, Ordering::Relaxed);
         sl.state.store(state, Ordering::Release);
         wl.mask |= 1 << idx;
     }
 
-    fn wake(&self, wl: WakeList) {
+    pub(crate) fn wake(&self, wl: WakeList) {
         let mut m = wl.mask;
         while m != 0 {
             let idx = m.trailing_zeros() as usize;
@@ -296,7 +313,12 @@ impl Monitor {
     }
 
     /// Sleeps in slot `idx` until granted, flushed or the deadline; frees the slot.
-    fn sleep(&self, idx: usize, deadline: Option<Timestamp>, op: &'static str) -> Result<Outcome> {
+    pub(crate) fn sleep(
+        &self,
+        idx: usize,
+        deadline: Option<Timestamp>,
+        op: &'static str,
+    ) -> Result<Outcome> {
         let sl = &self.s().slots[idx];
         let mut why = None;
         while sl.state.load(Ordering::Acquire) == WAITING {
@@ -352,210 +374,6 @@ impl Monitor {
     pub(crate) fn wakes(&self) -> u64 {
         self.wakes.load(Ordering::Relaxed)
     }
-
-    // ---- COUNT protocol (semaphores) ----
-
-    /// Takes one unit, waiting until `deadline` (None: forever; `try_only`: never waits).
-    pub(crate) fn sem_get(
-        &self,
-        deadline: Option<Timestamp>,
-        try_only: bool,
-        op: &'static str,
-    ) -> Result<()> {
-        debug_assert_eq!(self.kind, Kind::Semaphore);
-        let r = self.locked(op, |s| {
-            let v = s.value.load(Ordering::Relaxed);
-            if v > 0 {
-                s.value.store(v - 1, Ordering::Relaxed);
-                self.sync_bell(s);
-                return Ok(Attempt::Done(1));
-            }
-            if try_only {
-                return Err(Error::new(ErrorKind::WouldBlock, op, ""));
-            }
-            self.enqueue(s, 0, false, op).map(Attempt::Queued)
-        })??;
-        match r {
-            Attempt::Done(_) => Ok(()),
-            Attempt::Queued(idx) => match self.sleep(idx, deadline, op)? {
-                Outcome::Granted(_) => Ok(()),
-                Outcome::Flushed => Err(Error::new(
-                    ErrorKind::Flushed,
-                    op,
-                    "the semaphore was flushed (broadcast) while waiting: no unit was granted",
-                )),
-            },
-        }
-    }
-
-    /// Releases one unit: to the first waiter if any, else to the count.
-    pub(crate) fn sem_put(&self, op: &'static str) -> Result<()> {
-        let mut wl = WakeList { mask: 0 };
-        self.locked(op, |s| {
-            if s.len.load(Ordering::Relaxed) > 0 {
-                let idx = s.order[0].load(Ordering::Relaxed) as usize;
-                self.grant(s, idx, GRANTED, 1, &mut wl);
-                self.compact(s);
-                return Ok(());
-            }
-            let v = s.value.load(Ordering::Relaxed);
-            if v >= i32::MAX as u32 {
-                return Err(Error::new(
-                    ErrorKind::CapacityExceeded,
-                    op,
-                    "semaphore count at its maximum (2^31-1)",
-                ));
-            }
-            s.value.store(v + 1, Ordering::Relaxed);
-            self.sync_bell(s);
-            Ok(())
-        })??;
-        self.wake(wl);
-        Ok(())
-    }
-
-    /// Wakes every waiter without granting (they get `Flushed`); the count is unchanged.
-    pub(crate) fn sem_flush(&self, op: &'static str) -> Result<usize> {
-        let mut wl = WakeList { mask: 0 };
-        let n = self.locked(op, |s| {
-            let len = s.len.load(Ordering::Relaxed) as usize;
-            for i in 0..len {
-                let idx = s.order[i].load(Ordering::Relaxed) as usize;
-                self.grant(s, idx, FLUSHED, 0, &mut wl);
-            }
-            s.len.store(0, Ordering::Relaxed);
-            len
-        })?;
-        self.wake(wl);
-        Ok(n)
-    }
-
-    // ---- MASK protocol (flags) ----
-
-    /// Waits for any (`exact == false`) or all of `want`; consumes and returns the matched
-    /// bits. `want == 0` means every bit, as in EVL.
-    pub(crate) fn flags_wait(
-        &self,
-        want: u32,
-        exact: bool,
-        deadline: Option<Timestamp>,
-        try_only: bool,
-        op: &'static str,
-    ) -> Result<u32> {
-        debug_assert_eq!(self.kind, Kind::Flags);
-        let want = if want == 0 { u32::MAX } else { want };
-        let r = self.locked(op, |s| {
-            let v = s.value.load(Ordering::Relaxed);
-            if let Some(got) = matched(v, want, exact) {
-                s.value.store(v & !got, Ordering::Relaxed);
-                self.sync_bell(s);
-                return Ok(Attempt::Done(got));
-            }
-            if try_only {
-                return Err(Error::new(ErrorKind::WouldBlock, op, ""));
-            }
-            self.enqueue(s, want, exact, op).map(Attempt::Queued)
-        })??;
-        match r {
-            Attempt::Done(got) => Ok(got),
-            Attempt::Queued(idx) => match self.sleep(idx, deadline, op)? {
-                Outcome::Granted(got) => Ok(got),
-                Outcome::Flushed => unreachable!("flags are never flushed"),
-            },
-        }
-    }
-
-    /// Sets `bits`; wakes the first satisfied waiter (`broadcast == false`) or every
-    /// satisfied waiter, each consuming what it matched.
-    pub(crate) fn flags_post(&self, bits: u32, broadcast: bool, op: &'static str) -> Result<()> {
-        if bits == 0 {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                op,
-                "post at least one bit",
-            ));
-        }
-        let mut wl = WakeList { mask: 0 };
-        self.locked(op, |s| {
-            let v = s.value.load(Ordering::Relaxed) | bits;
-            let mut consumed = 0;
-            let len = s.len.load(Ordering::Relaxed) as usize;
-            for i in 0..len {
-                let idx = s.order[i].load(Ordering::Relaxed) as usize;
-                let sl = &s.slots[idx];
-                let want = sl.want.load(Ordering::Relaxed);
-                if let Some(got) = matched(v, want, sl.exact.load(Ordering::Relaxed) != 0) {
-                    consumed |= got;
-                    self.grant(s, idx, GRANTED, got, &mut wl);
-                    if !broadcast {
-                        break;
-                    }
-                }
-            }
-            s.value.store(v & !consumed, Ordering::Relaxed);
-            self.compact(s);
-            self.sync_bell(s);
-        })?;
-        self.wake(wl);
-        Ok(())
-    }
-
-    // ---- GATED protocol (events) ----
-
-    /// Releases `gate`, waits for a signal until `deadline`, then re-acquires `gate` (always,
-    /// also on timeout).
-    pub(crate) fn event_wait(
-        &self,
-        gate: &Monitor,
-        deadline: Option<Timestamp>,
-        op: &'static str,
-    ) -> Result<()> {
-        debug_assert_eq!(self.kind, Kind::Event);
-        if !gate.gate_lock().is_owned_by_me() {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                op,
-                "lock the mutex before waiting on the event",
-            ));
-        }
-        let idx = self.locked(op, |s| self.enqueue(s, 0, false, op))??;
-        gate.gate_lock().unlock();
-        let r = self.sleep(idx, deadline, op);
-        gate.gate_lock().lock(None, op)?;
-        r.map(|_| ())
-    }
-
-    /// Wakes the first waiter (`broadcast == false`) or all of them. Returns how many.
-    pub(crate) fn event_signal(&self, broadcast: bool, op: &'static str) -> Result<usize> {
-        let mut wl = WakeList { mask: 0 };
-        let n = self.locked(op, |s| {
-            let len = s.len.load(Ordering::Relaxed) as usize;
-            let n = if broadcast { len } else { len.min(1) };
-            for i in 0..n {
-                let idx = s.order[i].load(Ordering::Relaxed) as usize;
-                self.grant(s, idx, GRANTED, 0, &mut wl);
-            }
-            self.compact(s);
-            n
-        })?;
-        self.wake(wl);
-        Ok(n)
-    }
-
-    // ---- gates (mutexes) ----
-
-    /// The mutex's PI lock.
-    pub(crate) fn gate_lock(&self) -> PiLock<'_> {
-        PiLock::new(&self.s().gate, self.scope())
-    }
-}
-
-/// EVL's match rule: the bits of `want` present in `value`, if they satisfy the wait (any of
-/// them, or all of `want` when `exact`).
-fn matched(value: u32, want: u32, exact: bool) -> Option<u32> {
-    let got = value & want;
-    let test = if exact { want } else { got };
-    (got != 0 && got == test).then_some(got)
 }
 
 #[cfg(test)]
@@ -569,15 +387,6 @@ mod tests {
         )
         .unwrap();
         f()
-    }
-
-    #[test]
-    fn match_rule_is_evls() {
-        assert_eq!(matched(0b0110, 0b0011, false), Some(0b0010));
-        assert_eq!(matched(0b0110, 0b0011, true), None);
-        assert_eq!(matched(0b0111, 0b0011, true), Some(0b0011));
-        assert_eq!(matched(0, u32::MAX, false), None);
-        assert_eq!(matched(0b1000, u32::MAX, false), Some(0b1000));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! (plain and priority-inheriting), the calling thread's id, and small fd helpers.
 
 use crate::error::{errno, Error, ErrorKind, Result};
-use crate::time::{Clock, Timestamp};
+use crate::time::types::{Clock, Timestamp};
 use std::cell::Cell;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -248,7 +248,9 @@ pub(crate) fn wait_ready(
             revents: 0,
         };
         let rel = deadline.map(|d| {
-            crate::time::duration_to_timespec(d.saturating_duration_since(Clock::Monotonic.now()))
+            crate::time::types::duration_to_timespec(
+                d.saturating_duration_since(Clock::Monotonic.now()),
+            )
         });
         let rel_ptr = rel
             .as_ref()
