@@ -53,15 +53,18 @@
 //! [`shutdown::requested`] creates the shutdown doorbell (an element: in-band on EVL), and
 //! the first out-of-band blocking wait on an xbuf end opens its poll group.
 
+pub mod bridge;
 pub mod executor;
 pub mod io;
 pub(crate) mod loom;
 pub(crate) mod readable;
+pub(crate) mod ring;
 pub mod runtime;
 pub mod shutdown;
 pub mod sync;
 pub mod task;
 pub mod time;
+pub mod trace;
 
 pub use evl_macros::{main, task, test};
 pub use evl_reactor::core;

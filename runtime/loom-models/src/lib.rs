@@ -19,6 +19,11 @@ pub mod loom {
         }
     }
 
+    /// `UnsafeCell` with the access closures loom checks.
+    pub mod cell {
+        pub use ::loom::cell::UnsafeCell;
+    }
+
     /// The slow-path lock, with evl-core `RawLock`'s interface: a flag taken by
     /// compare-and-swap; `lock` yields to the other model threads while it is held (loom
     /// explores every order in which they may run meanwhile).
@@ -72,8 +77,15 @@ pub mod inbox;
 #[path = "../../src/sync/waiters.rs"]
 pub mod waiters;
 
+/// The bridges' and tracing's never-waiting SPSC ring (runtime/src/ring.rs).
+#[path = "../../src/ring.rs"]
+pub mod ring;
+
 #[cfg(test)]
 mod models;
+
+#[cfg(test)]
+mod ring_models;
 
 #[cfg(test)]
 mod notify_models;
