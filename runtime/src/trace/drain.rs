@@ -103,7 +103,7 @@ fn write_fields(out: &mut String, r: &Record, meta: &'static Metadata<'static>) 
 }
 
 /// Formats one record as a line; `None` for records that print nothing (span creation and
-/// close: the span's name and fields show on its enter lines).
+/// close: the span's name and fields show on its enter, exit and record lines).
 pub(crate) fn line(thread: &str, stack: &[u64], r: &Record, spans: &Spans) -> Option<String> {
     use std::fmt::Write as _;
     let mut s = String::new();
@@ -118,7 +118,9 @@ pub(crate) fn line(thread: &str, stack: &[u64], r: &Record, spans: &Spans) -> Op
                 let _ = write!(s, "{}: ", name_of(*id));
             }
             let _ = write!(s, "{}: ", meta.target());
-            write_fields(&mut s, r, meta);
+            let mut f = String::new();
+            write_fields(&mut f, r, meta);
+            s.push_str(&f);
             if r.fields_dropped > 0 {
                 let _ = write!(s, " (+{} fields)", r.fields_dropped);
             }
@@ -143,7 +145,18 @@ pub(crate) fn line(thread: &str, stack: &[u64], r: &Record, spans: &Spans) -> Op
                 info.map_or("", |i| i.fields.as_str())
             );
         }
-        Kind::NewSpan | Kind::SpanRecord | Kind::Close => return None,
+        Kind::SpanRecord => {
+            // After the update: the span's fields as they stand now.
+            let info = spans.live.get(&r.span)?;
+            let _ = write!(
+                s,
+                "{:>5} {thread}: {}{{{}}}",
+                info.meta.level().as_str(),
+                info.meta.name(),
+                info.fields
+            );
+        }
+        Kind::NewSpan | Kind::Close => return None,
     }
     s.push('\n');
     Some(s)

@@ -110,7 +110,8 @@ impl Tracer {
 
     /// Writes every waiting record to `w`, oldest first, one line each (events:
     /// `secs.ns LEVEL thread: span: ...: target: message field=value ...`; span enter and
-    /// exit: `-> name{fields}`, `<- name{fields}`). Returns how many records it took.
+    /// exit: `-> name{fields}`, `<- name{fields}`; a `Span::record`: `name{fields}`, as they
+    /// stand after it). Returns how many records it took.
     ///
     /// Errors: `w`'s (the records taken so far are gone).
     pub fn write_to(&self, w: &mut dyn Write) -> io::Result<usize> {
