@@ -139,8 +139,8 @@ fn evl_runners(ex: &evl::Executor) -> [Runner<'_>; 4] {
             };
             ex.block_on(async {
                 let t0 = Instant::now();
-                let a = evl::spawn(ping).expect("task slot");
-                let b = evl::spawn(pong).expect("task slot");
+                let a = evl::spawn_local(ping).expect("task slot");
+                let b = evl::spawn_local(pong).expect("task slot");
                 a.await.expect("ping");
                 b.await.expect("pong");
                 t0.elapsed()

@@ -231,13 +231,13 @@ pub fn run(args: &[String]) -> Result<Summary> {
         let mut handles = Vec::with_capacity(periods.len() * POLICIES.len());
         for &p in &periods {
             for policy in POLICIES {
-                handles.push(evl::spawn(ticker(p, policy, start, end))?);
+                handles.push(evl::spawn_local(ticker(p, policy, start, end))?);
             }
         }
         let stall_task = if stall.is_zero() {
             None
         } else {
-            Some(evl::spawn(staller(every, stall, start, end))?)
+            Some(evl::spawn_local(staller(every, stall, start, end))?)
         };
         let mut rows = Vec::with_capacity(handles.len());
         for h in handles {

@@ -32,7 +32,7 @@ impl Config {
                 ErrorKind::InvalidArgument,
                 "Reactor::new",
                 "at most 1048576 (2^20) fds may be registered with one reactor: lower Config::fds \
-                 (Builder::fds on an executor)",
+                 (ExecutorConfig::fds on an executor)",
             ));
         }
         Ok(())

@@ -1,5 +1,6 @@
 //! An executor attaches the thread it runs on (both backends), and detaches it when the last
-//! executor that attached it goes; a thread the application attached stays as it was.
+//! executor that attached it goes; a thread the application attached stays as it was; the
+//! policy and CPU an ExecutorConfig asks for apply when it attaches the thread.
 
 use evl::core::{Thread, ThreadConfig};
 use evl::Executor;
@@ -74,5 +75,33 @@ fn attaching_keeps_the_threads_policy() {
         assert_eq!(evl::core::thread::current_policy().unwrap(), before);
         drop(ex);
         assert_eq!(evl::core::thread::current_policy().unwrap(), before);
+    });
+}
+
+#[test]
+fn a_policy_asked_of_an_executor_on_a_plain_thread_is_applied_when_it_attaches() {
+    backend();
+    on_thread(|| {
+        // SCHED_OTHER needs no privilege.
+        let ex = evl::ExecutorConfig::new("other")
+            .priority(0)
+            .build()
+            .unwrap();
+        assert!(Thread::is_attached());
+        assert_eq!(
+            evl::core::thread::current_policy().unwrap(),
+            evl::core::thread::SchedPolicy::Other
+        );
+        // A second executor on the now attached thread cannot ask for its own policy...
+        let e = evl::ExecutorConfig::new("again")
+            .priority(0)
+            .build()
+            .unwrap_err();
+        assert_eq!(e.kind(), evl::ErrorKind::InvalidArgument);
+        assert!(e.hint().contains("attached to the core already"), "{e}");
+        // ...but shares the attachment without one.
+        let b = Executor::builder().build().unwrap();
+        drop((ex, b));
+        assert!(!Thread::is_attached());
     });
 }

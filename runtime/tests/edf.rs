@@ -79,7 +79,7 @@ fn run(specs: &[Spec], first: &[usize]) -> Vec<usize> {
                 let (wakers, released, log) = (wakers.clone(), released.clone(), log.clone());
                 let spec = specs[i].clone();
                 let wake = wake.clone();
-                evl::spawn(async move {
+                evl::spawn_local(async move {
                     if let Some(d) = spec.deadline {
                         assert!(evl::task::set_deadline(start + Duration::from_secs(d)));
                     }

@@ -236,9 +236,26 @@ fn capacity_and_slot_size_are_typed_errors() {
         matches!(e, SpawnError::TooBig { slot_size: 256, .. }),
         "{e:?}"
     );
+    // The message names the exact argument that makes it fit.
+    let SpawnError::TooBig { size, .. } = e else {
+        unreachable!()
+    };
+    let fits = size.next_multiple_of(64);
+    for arg in [
+        format!("#[evl::main(slot_size = {fits})]"),
+        format!("ExecutorConfig::slot_size({fits})"),
+    ] {
+        assert!(e.to_string().contains(&arg), "{arg} missing from: {e}");
+    }
+    // As an evl::Error (`?`), the hint names a power-of-two slot size that fits.
+    let as_error: evl::Error = e.into();
+    assert_eq!(as_error.kind(), evl::ErrorKind::CapacityExceeded);
+    let pow2 = size.next_power_of_two();
     assert!(
-        e.to_string().contains("raise the executor's slot size"),
-        "{e}"
+        as_error
+            .hint()
+            .contains(&format!("#[evl::main(slot_size = {pow2})]")),
+        "{as_error}"
     );
     a.abort();
     ex.block_on(evl::yield_now()); // one turn: the cancelled task is dropped
@@ -615,4 +632,44 @@ fn shutdown_racing_remote_wakes_and_spawns_finishes_every_task() {
             "a spawned task was left behind"
         );
     }
+}
+
+#[test]
+fn spawn_errors_mix_with_evl_errors_through_question_mark() {
+    backend();
+    let ex = Executor::builder().capacity(1).build().unwrap();
+    let r: evl::Result<u32> = ex.block_on(async {
+        let a = evl::spawn(async { 1u32 })?;
+        let full = evl::spawn(async { 2u32 }).map(drop);
+        assert_eq!(full, Err(SpawnError::Full { capacity: 1 }));
+        let e: evl::Error = full.unwrap_err().into();
+        assert_eq!(e.kind(), evl::ErrorKind::CapacityExceeded);
+        assert!(e.hint().contains("capacity = N"), "{e}");
+        Ok(a.await.expect("ran"))
+    });
+    assert_eq!(r.unwrap(), 1);
+    let outside: evl::Error = evl::spawn(async {}).map(drop).unwrap_err().into();
+    assert_eq!(outside.kind(), evl::ErrorKind::InvalidArgument);
+    let closed: evl::Error = SpawnError::Shutdown.into();
+    assert_eq!(closed.kind(), evl::ErrorKind::Closed);
+}
+
+#[test]
+fn spawn_local_takes_futures_that_are_not_send() {
+    backend();
+    let ex = Executor::new().unwrap();
+    let shared = std::rc::Rc::new(std::cell::Cell::new(0));
+    let s2 = shared.clone();
+    let h = ex
+        .spawn_local(async move {
+            let inner = s2.clone();
+            evl::spawn_local(async move { inner.set(inner.get() + 1) })
+                .expect("a slot")
+                .await
+                .expect("ran");
+            s2.set(s2.get() + 10);
+        })
+        .unwrap();
+    ex.block_on(h).unwrap();
+    assert_eq!(shared.get(), 11);
 }

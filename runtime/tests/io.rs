@@ -149,7 +149,7 @@ fn unix_stream_echo_between_two_tasks_on_one_executor() {
     let ex = Executor::builder().slot_size(1024).build().unwrap();
     let (a, b) = UnixStream::pair().unwrap();
     let echo = ex
-        .spawn(async move {
+        .spawn_local(async move {
             let mut s = AsyncFd::new_nonblocking(b).unwrap();
             let mut buf = vec![0u8; 4096];
             let mut total = 0usize;
@@ -164,7 +164,7 @@ fn unix_stream_echo_between_two_tasks_on_one_executor() {
         })
         .unwrap();
     let client = ex
-        .spawn(async move {
+        .spawn_local(async move {
             let mut s = AsyncFd::new_nonblocking(a).unwrap();
             let data = pattern(100 * 1000);
             let mut back = vec![0u8; 1000];
@@ -288,7 +288,7 @@ fn dropping_pending_futures_and_objects_leaves_no_registration() {
     // A task aborted while it waits drops its AsyncFd on the executor thread.
     let (a, _b) = UnixStream::pair().unwrap();
     let h = ex
-        .spawn(async move {
+        .spawn_local(async move {
             let fd = AsyncFd::new_nonblocking(a).unwrap();
             let _ = fd.readable().await;
             unreachable!("nothing is ever written");
@@ -477,7 +477,7 @@ fn proxy_async_write_waits_for_room_and_loses_nothing() {
         // Let the target be read only once the proxy pushed back: then back-pressure is
         // certain, whatever the speeds.
         let p2 = proxy.clone();
-        let watcher = evl::spawn(async move {
+        let watcher = evl::spawn_local(async move {
             while p2.dropped() == 0 {
                 evl::time::sleep(Duration::from_millis(1)).await.unwrap();
             }
@@ -604,7 +604,7 @@ fn twenty_semaphores_awaited_on_one_executor_posted_in_shuffled_order() {
         for (i, sem) in sems.iter().enumerate() {
             let (sem, waiting, done) = (sem.clone(), waiting.clone(), done_tx.clone());
             handles.push(
-                evl::spawn(async move {
+                evl::spawn_local(async move {
                     let s = AsyncSemaphore::new(sem).unwrap();
                     waiting.fetch_add(1, SeqCst);
                     s.get().await.unwrap();
@@ -728,14 +728,14 @@ fn one_executor_awaits_elements_and_timers_at_once() {
     let done = Arc::new(AtomicUsize::new(0));
     let (d1, d2, d3) = (done.clone(), done.clone(), done.clone());
     let a = ex
-        .spawn(async move {
+        .spawn_local(async move {
             AsyncSemaphore::new(s2).unwrap().get().await.unwrap();
             o1.borrow_mut().push("sem");
             d1.fetch_add(1, SeqCst);
         })
         .unwrap();
     let b = ex
-        .spawn(async move {
+        .spawn_local(async move {
             let v = AsyncFlags::new(f2).unwrap().wait(0b1, FlagsMode::Any).await;
             assert_eq!(v.unwrap(), 0b1);
             o2.borrow_mut().push("flags");
@@ -743,7 +743,7 @@ fn one_executor_awaits_elements_and_timers_at_once() {
         })
         .unwrap();
     let c = ex
-        .spawn(async move {
+        .spawn_local(async move {
             evl::time::sleep(Duration::from_millis(2)).await.unwrap();
             o3.borrow_mut().push("sleep");
             d3.fetch_add(1, SeqCst);

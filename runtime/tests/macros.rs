@@ -19,7 +19,7 @@ async fn evl_test_spawns_sleeps_and_returns_ok() -> Result<(), evl::Error> {
     Ok(())
 }
 
-#[evl::test(tasks = 4, name = "small")]
+#[evl::test(capacity = 4, name = "small")]
 async fn evl_test_applies_the_executor_config() {
     let handles: Vec<_> = (0..4)
         .map(|i| evl::spawn(async move { i }).expect("4 slots"))
@@ -27,7 +27,7 @@ async fn evl_test_applies_the_executor_config() {
     assert_eq!(
         evl::spawn(async {}).err(),
         Some(SpawnError::Full { capacity: 4 }),
-        "tasks = 4 sets the executor's capacity"
+        "capacity = 4 sets the executor's capacity"
     );
     for (i, h) in handles.into_iter().enumerate() {
         assert_eq!(h.await.unwrap(), i);
@@ -119,4 +119,32 @@ fn task_spawns_onto_another_executor_and_not_outside_one() {
         })
         .unwrap();
     assert_eq!(names, ["macros-other"; REMOTE_POOL]);
+}
+
+/// Holds a buffer larger than the default slot across an await.
+async fn big_task(buf: [u8; 3000]) -> usize {
+    evl::yield_now().await;
+    buf.iter().map(|&b| usize::from(b)).sum()
+}
+
+#[evl::test(slot_size = evl::task::slot_size(big_task), name = "sized")]
+async fn slot_size_takes_the_size_of_a_task_function_at_compile_time() {
+    const NEEDED: usize = evl::task::slot_size(big_task);
+    const { assert!(NEEDED > evl::executor::DEFAULT_SLOT_SIZE) };
+    let h = evl::spawn(big_task([1; 3000])).expect("sized to fit");
+    assert_eq!(h.await.unwrap(), 3000);
+}
+
+#[evl::test(name = "unsized")]
+async fn without_it_the_default_slot_is_too_small_and_says_what_to_write() {
+    let e = evl::spawn(big_task([1; 3000])).unwrap_err();
+    let SpawnError::TooBig { size, .. } = e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(size, evl::task::slot_size(big_task));
+    assert!(
+        e.to_string()
+            .contains(&format!("slot_size = {}", size.next_multiple_of(64))),
+        "{e}"
+    );
 }

@@ -48,7 +48,7 @@ fn steady_state_runtime_paths_allocate_nothing() {
         })
     };
     // The loop runs in a task, so that the remote wakes go through the executor's inbox.
-    let task = ex.spawn(async move {
+    let task = ex.spawn_local(async move {
         let mut iv = time::interval(Duration::from_micros(300)).unwrap();
         let round = || async {
             let h = evl::spawn(async { 3u32 }).unwrap();

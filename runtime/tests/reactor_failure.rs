@@ -55,7 +55,7 @@ fn a_broken_reactor_is_an_error_value_and_never_a_panic() {
     assert_eq!(ex.block_on(async { 1 }), 1);
     // A task parked on a timer: shutdown has to cancel it without the reactor.
     let parked = ex
-        .spawn(evl::time::sleep(Duration::from_secs(3600)))
+        .spawn_local(evl::time::sleep(Duration::from_secs(3600)))
         .unwrap();
     break_it(fd);
     let e = ex

@@ -16,7 +16,7 @@ fn backend() {
     );
 }
 
-fn build_err(b: evl::Builder) -> evl::Error {
+fn build_err(b: evl::ExecutorConfig) -> evl::Error {
     match b.build() {
         Ok(_) => panic!("the builder accepted a size out of range"),
         Err(e) => e,
@@ -29,7 +29,7 @@ fn task_capacity_extremes_are_typed_errors() {
     for cap in [0, usize::MAX, (1 << 24) + 1] {
         let e = build_err(Executor::builder().capacity(cap));
         assert_eq!(e.kind(), ErrorKind::InvalidArgument, "capacity {cap}: {e}");
-        assert!(e.hint().contains("Builder::capacity"), "{e}");
+        assert!(e.hint().contains("ExecutorConfig::capacity"), "{e}");
     }
 }
 
@@ -43,7 +43,7 @@ fn slot_size_extremes_are_typed_errors() {
             ErrorKind::InvalidArgument,
             "slot size {size}: {e}"
         );
-        assert!(e.hint().contains("Builder::slot_size"), "{e}");
+        assert!(e.hint().contains("ExecutorConfig::slot_size"), "{e}");
     }
     // 0 rounds up to one 64-byte line: a larger task is refused with the sizes.
     let ex = Executor::builder().slot_size(0).build().unwrap();
@@ -66,7 +66,7 @@ fn an_arena_the_system_cannot_give_is_an_error_not_an_abort() {
     // 2^24 slots of 2^30 bytes: 16 PiB, more than any address space maps.
     let e = build_err(Executor::builder().capacity(1 << 24).slot_size(1 << 30));
     assert_eq!(e.kind(), ErrorKind::CapacityExceeded, "{e}");
-    assert!(e.hint().contains("lower Builder::capacity"), "{e}");
+    assert!(e.hint().contains("lower ExecutorConfig::capacity"), "{e}");
 }
 
 #[test]
@@ -123,7 +123,7 @@ fn an_fd_closed_behind_the_reactors_back_is_an_error_for_its_task_only() {
     let ex = Executor::new().unwrap();
     let (done, e) = ex.block_on(async {
         // Another task on the same executor: it must keep running, before and after.
-        let other = evl::spawn(async {
+        let other = evl::spawn_local(async {
             let mut n = 0;
             for _ in 0..20 {
                 evl::time::sleep(Duration::from_micros(200)).await.unwrap();

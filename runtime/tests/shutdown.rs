@@ -29,7 +29,7 @@ fn sigint_is_observed_by_tasks_on_every_executor() {
                     o3.fetch_add(1, SeqCst);
                 })
                 .unwrap();
-            let local = evl::spawn(async move {
+            let local = evl::spawn_local(async move {
                 evl::shutdown::requested().await.unwrap();
                 o2.fetch_add(1, SeqCst);
             })

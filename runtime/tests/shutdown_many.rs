@@ -16,7 +16,7 @@ fn many_tasks_of_one_executor_await_the_request() {
         let hs: Vec<_> = (0..5)
             .map(|_| {
                 let d = done.clone();
-                evl::spawn(async move {
+                evl::spawn_local(async move {
                     evl::shutdown::requested().await.unwrap();
                     d.fetch_add(1, SeqCst);
                 })

@@ -276,8 +276,8 @@ fn steady_state(w: &mut dyn Window) -> usize {
                     order.borrow_mut()[at.fetch_add(1, SeqCst)] = id;
                 }
             };
-            let late = evl::spawn(mk(1, Duration::from_secs(2))).unwrap();
-            let early = evl::spawn(mk(2, Duration::from_secs(1))).unwrap();
+            let late = evl::spawn_local(mk(1, Duration::from_secs(2))).unwrap();
+            let early = evl::spawn_local(mk(2, Duration::from_secs(1))).unwrap();
             while arrived.load(SeqCst) < 2 {
                 evl::yield_now().await;
             }

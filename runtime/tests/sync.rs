@@ -142,7 +142,7 @@ fn notify_one_wakes_tasks_one_at_a_time_in_the_order_they_waited() {
     let log = Rc::new(std::cell::RefCell::new(Vec::new()));
     for id in 0..3 {
         let (n, log) = (n.clone(), log.clone());
-        ex.spawn(async move {
+        ex.spawn_local(async move {
             n.notified().await;
             log.borrow_mut().push(id);
         })
@@ -194,7 +194,7 @@ fn notify_waiters_wakes_all_three_and_stores_no_permit() {
     let woke = Rc::new(Cell::new(0));
     for _ in 0..3 {
         let (n, woke) = (n.clone(), woke.clone());
-        ex.spawn(async move {
+        ex.spawn_local(async move {
             n.notified().await;
             woke.set(woke.get() + 1);
         })
@@ -388,7 +388,7 @@ fn ping_pong_between_two_tasks_completes_every_round() {
     let ball = Rc::new(Cell::new(0u32));
     let (p, b) = (pair.clone(), ball.clone());
     let ping = ex
-        .spawn(async move {
+        .spawn_local(async move {
             for round in 0..ROUNDS {
                 assert_eq!(b.get(), round * 2, "pong answered every serve");
                 b.set(b.get() + 1);
@@ -400,7 +400,7 @@ fn ping_pong_between_two_tasks_completes_every_round() {
         .unwrap();
     let (p, b) = (pair.clone(), ball.clone());
     let pong = ex
-        .spawn(async move {
+        .spawn_local(async move {
             let mut returned = 0;
             for _ in 0..ROUNDS {
                 p.0.notified().await;
@@ -425,7 +425,7 @@ fn ping_pong_between_tasks_allocates_nothing_per_round() {
     let allocs = Rc::new(Cell::new(usize::MAX));
     let (p, a) = (pair.clone(), allocs.clone());
     let ping = ex
-        .spawn(async move {
+        .spawn_local(async move {
             for round in 0..(100 + ROUNDS) {
                 if round == 100 {
                     start_counting(); // steady state: everything is built and warm
@@ -438,7 +438,7 @@ fn ping_pong_between_tasks_allocates_nothing_per_round() {
         .unwrap();
     let p = pair.clone();
     let pong = ex
-        .spawn(async move {
+        .spawn_local(async move {
             for _ in 0..(100 + ROUNDS) {
                 p.0.notified().await;
                 p.1.notify_one();

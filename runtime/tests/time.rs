@@ -32,7 +32,7 @@ fn sleeps_complete_in_deadline_order_never_early() {
             .into_iter()
             .map(|d| {
                 let order = order.clone();
-                evl::spawn(async move {
+                evl::spawn_local(async move {
                     let deadline = base + ms(d);
                     let mut sleep = std::pin::pin!(time::sleep_until(deadline));
                     let mut waited = false;
@@ -104,7 +104,7 @@ fn dropping_a_pending_sleep_disarms_it() {
     backend();
     let ex = Executor::new().unwrap();
     let h = ex
-        .spawn(async { time::sleep(Duration::from_secs(3600)).await })
+        .spawn_local(async { time::sleep(Duration::from_secs(3600)).await })
         .unwrap();
     ex.block_on(evl::yield_now());
     assert_eq!(ex.reactor().timers(), 1);
@@ -118,12 +118,12 @@ fn timer_capacity_and_missing_executor_are_typed_errors() {
     backend();
     let ex = Executor::builder().timers(2).build().unwrap();
     ex.block_on(async {
-        let a = evl::spawn(time::sleep(Duration::from_secs(60))).unwrap();
-        let b = evl::spawn(time::sleep(Duration::from_secs(60))).unwrap();
+        let a = evl::spawn_local(time::sleep(Duration::from_secs(60))).unwrap();
+        let b = evl::spawn_local(time::sleep(Duration::from_secs(60))).unwrap();
         evl::yield_now().await;
         let e = time::sleep(Duration::from_secs(60)).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::CapacityExceeded);
-        assert!(e.hint().contains("Builder::timers"), "{e}");
+        assert!(e.hint().contains("ExecutorConfig::timers"), "{e}");
         a.abort();
         b.abort();
     });
@@ -278,7 +278,7 @@ fn a_main_future_spinning_on_yield_does_not_starve_timers() {
     ex.block_on(async {
         let done = std::rc::Rc::new(std::cell::Cell::new(false));
         let d2 = done.clone();
-        let _h = evl::spawn(async move {
+        let _h = evl::spawn_local(async move {
             time::sleep(ms(10)).await.unwrap();
             d2.set(true);
         })

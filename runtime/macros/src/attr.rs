@@ -81,7 +81,8 @@ pub(crate) fn parse(
         };
         let name = key.to_string();
         if !known.contains(&name.as_str()) {
-            let hint = closest(&name, known)
+            let hint = renamed(&name, known)
+                .or_else(|| closest(&name, known))
                 .map(|k| format!(" (did you mean `{k}`?)"))
                 .unwrap_or_default();
             let keys = match known {
@@ -126,13 +127,24 @@ pub(crate) fn placeholder(key: &str) -> &'static str {
     match key {
         "priority" => "80",
         "cpu" => "1",
-        "tasks" => "64",
+        "capacity" => "64",
+        "slot_size" => "1024",
         "backend" => "\"host\"",
         "name" => "\"control\"",
         "signals" | "lock_memory" => "true",
         "pool_size" => "4",
         _ => "...",
     }
+}
+
+/// The new name of a key that was renamed (`tasks` is `capacity`, as in
+/// `ExecutorConfig::capacity`), if it is one of `known`.
+fn renamed<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
+    let new = match name {
+        "tasks" => "capacity",
+        _ => return None,
+    };
+    known.iter().find(|k| **k == new).copied()
 }
 
 /// The known key closest to a misspelt one, if any is close.

@@ -4,7 +4,8 @@
 use crate::attr::{self, Arg, Errors};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
-use syn::{Attribute, ItemFn, LitBool, LitStr};
+use syn::spanned::Spanned;
+use syn::{Attribute, Expr, ItemFn, LitBool, LitStr};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -24,7 +25,8 @@ impl Kind {
 const KEYS: &[&str] = &[
     "priority",
     "cpu",
-    "tasks",
+    "capacity",
+    "slot_size",
     "backend",
     "name",
     "signals",
@@ -33,6 +35,13 @@ const KEYS: &[&str] = &[
 
 /// The longest element name the core accepts (`evl::core::name::MAX_NAME_LEN`).
 const MAX_NAME_LEN: usize = 63;
+
+/// `slot_size = N`: an integer literal (range-checked here) or a `usize` const expression
+/// such as `evl::task::slot_size(control)` (checked at compile time by the expansion).
+enum SlotSize {
+    Lit(u64, Span),
+    Expr(Expr),
+}
 
 enum Backend {
     Host,
@@ -44,7 +53,8 @@ enum Backend {
 struct Options {
     priority: Option<(u64, Span)>,
     cpu: Option<(u64, Span)>,
-    tasks: Option<(u64, Span)>,
+    capacity: Option<(u64, Span)>,
+    slot_size: Option<SlotSize>,
     backend: Option<(Backend, Span)>,
     name: Option<LitStr>,
     signals: Option<LitBool>,
@@ -76,14 +86,33 @@ fn options(kind: Kind, attr: TokenStream, errors: &mut Errors) -> Options {
                     errors,
                 )
             }
-            "tasks" => {
-                o.tasks = attr::int(
-                    &arg,
-                    1,
-                    1 << 24,
-                    "the executor's task capacity goes from 1 to 16777216 (2^24)",
-                    errors,
-                )
+            "capacity" => o.capacity = attr::int(
+                &arg,
+                1,
+                1 << 24,
+                "the executor's task capacity (tasks alive at once) goes from 1 to 16777216 (2^24)",
+                errors,
+            ),
+            "slot_size" => {
+                let mut lit = &arg.value;
+                while let Expr::Group(g) = lit {
+                    lit = &g.expr;
+                }
+                o.slot_size = if let Expr::Lit(_) = lit {
+                    attr::int(
+                        &arg,
+                        1,
+                        1 << 30,
+                        "the bytes of one task slot (the largest task spawned with evl::spawn) go \
+                         from 1 to 1073741824 (2^30), rounded up to 64",
+                        errors,
+                    )
+                    .map(|(n, span)| SlotSize::Lit(n, span))
+                } else {
+                    // A const expression, e.g. `evl::task::slot_size(control)`: checked at
+                    // compile time by the expansion.
+                    Some(SlotSize::Expr(arg.value.clone()))
+                };
             }
             "backend" => {
                 const RULE: &str = "\"host\", \"evl\" or \"auto\"";
@@ -270,9 +299,26 @@ fn generate(kind: Kind, o: &Options, f: ItemFn) -> TokenStream {
         let c = attr::unsuffixed(c, span);
         config.extend(quote_spanned!(span=> .cpu(#c)));
     }
-    if let Some((t, span)) = o.tasks {
+    if let Some((t, span)) = o.capacity {
         let t = attr::unsuffixed(t, span);
         config.extend(quote_spanned!(span=> .capacity(#t)));
+    }
+    match &o.slot_size {
+        Some(SlotSize::Lit(b, span)) => {
+            let b = attr::unsuffixed(*b, *span);
+            config.extend(quote_spanned!(*span=> .slot_size(#b)));
+        }
+        Some(SlotSize::Expr(e)) => config.extend(quote_spanned! {e.span()=>
+            .slot_size({
+                const __EVL_SLOT_SIZE: usize = #e;
+                const _: () = ::core::assert!(
+                    __EVL_SLOT_SIZE >= 1 && __EVL_SLOT_SIZE <= 1 << 30,
+                    "slot_size goes from 1 to 1073741824 (2^30) bytes"
+                );
+                __EVL_SLOT_SIZE
+            })
+        }),
+        None => {}
     }
     match (&o.lock_memory, kind) {
         (Some(b), _) => config.extend(quote!(.lock_memory(#b))),

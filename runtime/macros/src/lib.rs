@@ -21,7 +21,17 @@
 //!                                               (evl::runtime::DEFAULT_PRIORITY);
 //!                                               absent, test: SCHED_OTHER
 //!             | cpu         = INT               pin the executor thread to this CPU
-//!             | tasks       = INT in 1..=2^24   task capacity of the executor
+//!             | capacity    = INT in 1..=2^24   task slots of the executor (tasks alive at once),
+//!                                               default 64 (evl::executor::DEFAULT_CAPACITY)
+//!             | slot_size   = INT in 1..=2^30   bytes per task slot (rounded up to 64), default
+//!                                               1024 (evl::executor::DEFAULT_SLOT_SIZE): the
+//!                                               largest task `evl::spawn` takes;
+//!                                               a larger one is `SpawnError::TooBig`, whose
+//!                                               message names the `slot_size` that fits
+//!                                               (`#[evl::task]` pools are sized at compile time)
+//!                         | const usize expression, e.g. `evl::task::slot_size(control)`: the
+//!                                               slot the `async fn control` needs, computed
+//!                                               at compile time (range checked there)
 //!             | backend     = "host" | "evl" | "auto"
 //!                                               absent: EVL_BACKEND, then auto-detection
 //!             | name        = STRING            executor/thread name (1..=63 printable ASCII, no '/')
@@ -31,11 +41,16 @@
 //! task-attr  := [ pool_size "=" ( INT >= 1 | const usize expression ) ]      default 1
 //! ```
 //!
+//! Every key but `backend` and `signals` is the `evl::ExecutorConfig` setting of the same name
+//! (`capacity = 16` is `.capacity(16)`); `backend` and `signals` go to the `RuntimeBuilder`.
+//!
 //! The backend is chosen once per process: every runtime (and element) in a process uses the
 //! first choice, and a runtime that asks for a different one fails to build. Tests of one
 //! binary share a process, so give `backend = ...` on all of them or on none.
 //!
 //! [`Runtime`]: ../evl/struct.Runtime.html
+
+#![warn(missing_docs)]
 
 mod attr;
 mod entry;
@@ -49,7 +64,7 @@ use proc_macro::TokenStream;
 /// executor is the calling thread.
 ///
 /// ```no_run
-/// #[evl::main(priority = 80, cpu = 1, tasks = 16, name = "control")]
+/// #[evl::main(priority = 80, cpu = 1, capacity = 16, slot_size = 1024, name = "control")]
 /// async fn main() -> Result<(), evl::Error> {
 ///     let mut tick = evl::time::interval(core::time::Duration::from_millis(1))?;
 ///     while !evl::shutdown::is_requested() {
@@ -68,7 +83,9 @@ use proc_macro::TokenStream;
 ///     }
 ///     let __rt = ::evl::Runtime::builder()
 ///         .handle_signals(true)
-///         .main(::evl::ExecutorConfig::new("control").priority(80).cpu(1).capacity(16))
+///         .main(
+///             ::evl::ExecutorConfig::new("control").priority(80).cpu(1).capacity(16).slot_size(1024),
+///         )
 ///         .build();
 ///     let __rt = match __rt {
 ///         Ok(rt) => rt,

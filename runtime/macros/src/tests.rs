@@ -16,7 +16,8 @@ fn main_expands_to_a_runtime_built_from_the_keys() {
         quote!(
             priority = 80,
             cpu = 1,
-            tasks = 16,
+            capacity = 16,
+            slot_size = 1024,
             backend = "host",
             name = "control"
         ),
@@ -37,7 +38,7 @@ fn main_expands_to_a_runtime_built_from_the_keys() {
                 let __rt = ::evl::Runtime::builder()
                     .backend(::evl::core::backend::Selection::Force(::evl::Backend::Host))
                     .handle_signals(true)
-                    .main(::evl::ExecutorConfig::new("control").priority(80).cpu(1).capacity(16))
+                    .main(::evl::ExecutorConfig::new("control").priority(80).cpu(1).capacity(16).slot_size(1024))
                     .build();
                 let __rt = match __rt {
                     ::core::result::Result::Ok(rt) => rt,
@@ -88,6 +89,28 @@ fn main_defaults_add_nothing_but_signals() {
             .handle_signals(false)
             .main(::evl::ExecutorConfig::new("main").lock_memory(false))
             .build())
+        .to_string()
+    ));
+}
+
+#[test]
+fn slot_size_takes_a_const_expression_checked_at_compile_time() {
+    let got = entry::expand(
+        Kind::Main,
+        quote!(slot_size = evl::task::slot_size(control)),
+        quote!(
+            async fn main() {}
+        ),
+    );
+    assert!(got.to_string().contains(
+        &quote!(.main(::evl::ExecutorConfig::new("main").slot_size({
+            const __EVL_SLOT_SIZE: usize = evl::task::slot_size(control);
+            const _: () = ::core::assert!(
+                __EVL_SLOT_SIZE >= 1 && __EVL_SLOT_SIZE <= 1 << 30,
+                "slot_size goes from 1 to 1073741824 (2^30) bytes"
+            );
+            __EVL_SLOT_SIZE
+        })))
         .to_string()
     ));
 }

@@ -47,8 +47,8 @@ fn no_memory() -> Error {
     Error::new(
         ErrorKind::CapacityExceeded,
         OP,
-        "cannot allocate the task arena (capacity x slot size bytes): lower Builder::capacity \
-         or Builder::slot_size, or raise RLIMIT_MEMLOCK when memory is locked",
+        "cannot allocate the task arena (capacity x slot size bytes): lower ExecutorConfig::capacity \
+         or ExecutorConfig::slot_size, or raise RLIMIT_MEMLOCK when memory is locked",
     )
 }
 
@@ -58,12 +58,12 @@ fn no_memory() -> Error {
 pub(crate) fn layout(capacity: usize, slot_size: usize) -> Result<(usize, Layout), Error> {
     if capacity == 0 || capacity > MAX_CAPACITY {
         return Err(invalid(
-            "the task capacity goes from 1 to 16777216 (2^24) slots: set Builder::capacity in that range",
+            "the task capacity goes from 1 to 16777216 (2^24) slots: set ExecutorConfig::capacity in that range",
         ));
     }
     if slot_size > MAX_SLOT_SIZE {
         return Err(invalid(
-            "a task slot holds at most 1 GiB: set Builder::slot_size to at most 2^30 bytes, and keep \
+            "a task slot holds at most 1 GiB: set ExecutorConfig::slot_size to at most 2^30 bytes, and keep \
              large buffers outside the future (a Box, a static)",
         ));
     }
@@ -71,14 +71,14 @@ pub(crate) fn layout(capacity: usize, slot_size: usize) -> Result<(usize, Layout
     let slot_size = slot_size
         .max(SLOT_ALIGN)
         .checked_next_multiple_of(SLOT_ALIGN)
-        .ok_or(invalid("Builder::slot_size is too large: lower it"))?;
+        .ok_or(invalid("ExecutorConfig::slot_size is too large: lower it"))?;
     let bytes = slot_size.checked_mul(capacity).ok_or(invalid(
-        "capacity x slot size overflows the address space: lower Builder::capacity or Builder::slot_size",
+        "capacity x slot size overflows the address space: lower ExecutorConfig::capacity or ExecutorConfig::slot_size",
     ))?;
     let layout = Layout::from_size_align(bytes, SLOT_ALIGN).map_err(|_| {
         invalid(
-            "capacity x slot size exceeds the largest possible allocation: lower Builder::capacity \
-             or Builder::slot_size",
+            "capacity x slot size exceeds the largest possible allocation: lower ExecutorConfig::capacity \
+             or ExecutorConfig::slot_size",
         )
     })?;
     Ok((slot_size, layout))

@@ -48,7 +48,7 @@ impl<T: AsFd> AsyncFd<T> {
     ///
     /// Errors: [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) outside an executor;
     /// [`ErrorKind::CapacityExceeded`](crate::ErrorKind::CapacityExceeded) when the reactor's
-    /// fd slots are all taken ([`Builder::fds`](crate::Builder::fds)); the poll set's error
+    /// fd slots are all taken ([`ExecutorConfig::fds`](crate::ExecutorConfig::fds)); the poll set's error
     /// for an fd it cannot watch (on the host, epoll refuses regular files:
     /// [`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied)).
     pub fn new(inner: T) -> Result<Self> {

@@ -49,7 +49,7 @@
 //! ## Errors
 //! Typed [`Error`]s everywhere, except in the `futures-io` trait
 //! implementations, which must return `std::io::Error` (converted from the typed error).
-//! A full reactor ([`Builder::fds`](crate::Builder::fds)) gives `CapacityExceeded`.
+//! A full reactor ([`ExecutorConfig::fds`](crate::ExecutorConfig::fds)) gives `CapacityExceeded`.
 
 mod element;
 mod fd;

@@ -1,11 +1,12 @@
 //! The typed layout of a task slot and the vtable functions of each future type.
 
-use super::join::JoinError;
-use super::state::{CANCELLED, COMPLETE, JOIN_INTEREST, JOIN_WAKER};
-use super::{Header, Vtable};
-use crate::executor::Shared;
+use super::current::Polling;
+use super::error::JoinError;
+use super::raw::{self, EdfNode, Header, Schedule, Vtable};
+use super::state::{AfterPoll, State, CANCELLED, COMPLETE, JOIN_INTEREST, JOIN_WAKER};
 use core::cell::UnsafeCell;
 use core::future::Future;
+use core::marker::PhantomData;
 use core::pin::Pin;
 use core::ptr::NonNull;
 use core::task::{Context, Poll};
@@ -18,42 +19,49 @@ pub(crate) enum Stage<F: Future> {
     Consumed,
 }
 
-/// One task slot: header first (`repr(C)`), then the stage.
+/// One task slot of a future `F` owned by an executor of type `S`: header first
+/// (`repr(C)`), then the stage.
 #[repr(C)]
-pub(crate) struct Cell<F: Future> {
+pub(crate) struct Cell<F: Future, S: Schedule> {
     pub(crate) header: Header,
     pub(crate) stage: UnsafeCell<Stage<F>>,
+    _owner: PhantomData<fn(S)>,
 }
 
-impl<F: Future> Cell<F> {
+impl<F: Future, S: Schedule> Cell<F, S> {
     pub(crate) const VTABLE: Vtable = Vtable {
-        poll: poll::<F>,
-        read_output: read_output::<F>,
-        drop_stage: drop_stage::<F>,
+        poll: poll::<F, S>,
+        read_output: read_output::<F, S>,
+        drop_stage: drop_stage::<F, S>,
+        schedule: S::schedule,
+        release_slot: S::release_slot,
+        release_ref: S::release_ref,
     };
 
+    /// A task of `future`, scheduled, owned by the executor `owner` (an `S`).
     pub(crate) fn new(
         future: F,
-        shared: *const Shared,
+        owner: *const (),
         slot: usize,
         pool_flag: *const core::sync::atomic::AtomicBool,
         name: &'static str,
     ) -> Self {
         Cell {
             header: Header {
-                state: super::state::State::new_spawned(),
+                state: State::new_spawned(),
                 next: UnsafeCell::new(core::ptr::null()),
                 vtable: &Self::VTABLE,
-                shared,
+                owner,
                 join_waker: UnsafeCell::new(None),
                 slot,
                 pool_flag,
                 pool_links: UnsafeCell::new([core::ptr::null(); 2]),
                 name,
                 deadline: core::sync::atomic::AtomicU64::new(0),
-                edf: UnsafeCell::new(super::EdfNode::EMPTY),
+                edf: UnsafeCell::new(EdfNode::EMPTY),
             },
             stage: UnsafeCell::new(Stage::Running(future)),
+            _owner: PhantomData,
         }
     }
 }
@@ -61,10 +69,10 @@ impl<F: Future> Cell<F> {
 /// The slot of `ptr`, typed.
 ///
 /// # Safety
-/// `ptr` is the header of a live `Cell<F>`.
-unsafe fn cell<'a, F: Future>(ptr: NonNull<Header>) -> &'a Cell<F> {
-    // SAFETY: the header is the first field of a repr(C) Cell<F> (caller's contract).
-    unsafe { ptr.cast::<Cell<F>>().as_ref() }
+/// `ptr` is the header of a live `Cell<F, S>`.
+unsafe fn cell<'a, F: Future, S: Schedule>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
+    // SAFETY: the header is the first field of a repr(C) Cell<F, S> (caller's contract).
+    unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
 }
 
 /// Polls the task once (SCHEDULED -> RUNNING -> idle, requeued or COMPLETE), consuming the
@@ -73,9 +81,9 @@ unsafe fn cell<'a, F: Future>(ptr: NonNull<Header>) -> &'a Cell<F> {
 /// # Safety
 /// Called by the owning executor thread only, on a task it just took off its run queue,
 /// whose queue reference it hands over.
-unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
+unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: caller's contract: a live Cell<F>.
-    let c = unsafe { cell::<F>(ptr) };
+    let c = unsafe { cell::<F, S>(ptr) };
     let prev = c.header.state.start_poll();
     // SAFETY: RUNNING is set: only this thread touches the stage until it is cleared.
     let stage = unsafe { &mut *c.stage.get() };
@@ -90,7 +98,7 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
         // The waker borrows our queue reference (no count change for wake_by_ref).
         let waker = core::mem::ManuallyDrop::new(super::waker::borrowed(ptr));
         let mut cx = Context::from_waker(&waker);
-        let _current = super::Polling::enter(ptr.as_ptr());
+        let _current = Polling::enter(ptr.as_ptr());
         #[cfg(feature = "trace-polls")]
         let (span, t0) = (
             tracing::trace_span!(
@@ -116,34 +124,39 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
     };
     match result {
         None => {
-            if c.header.state.end_poll_pending() == super::state::AfterPoll::Requeue {
+            if c.header.state.end_poll_pending() == AfterPoll::Requeue {
                 // SAFETY: the queue reference carries over to the new queue entry.
-                unsafe { Shared::requeue(c.header.shared, ptr) };
+                unsafe { S::requeue(c.header.owner, ptr) };
             } else {
                 // SAFETY: we own the queue reference.
-                unsafe { super::release(ptr) };
+                unsafe { raw::release(ptr) };
             }
         }
         Some(out) => {
             if let Err(e) = &out {
                 // SAFETY: the executor outlives its running tasks.
-                unsafe { Shared::report(c.header.shared, e) };
+                unsafe { S::report(c.header.owner, e) };
             }
             // Drop the future now (its resources go back at once), then publish the output.
             // SAFETY: the stage is ours (RUNNING) and the executor outlives its running tasks.
             unsafe {
-                replace_contained(stage, Stage::Finished(out), c.header.name, c.header.shared)
+                replace_contained::<F, S>(
+                    stage,
+                    Stage::Finished(out),
+                    c.header.name,
+                    c.header.owner,
+                )
             };
             let prev = c.header.state.complete();
             if !c.header.pool_flag.is_null() {
                 // SAFETY: the executor thread, completing this pool task of that executor.
-                unsafe { Shared::pool_task_completed(c.header.shared, ptr.as_ptr()) };
+                unsafe { S::pool_task_completed(c.header.owner, ptr) };
             }
             if prev & JOIN_INTEREST == 0 {
                 // Nobody will read it.
                 // SAFETY: as above.
                 unsafe {
-                    replace_contained(stage, Stage::Consumed, c.header.name, c.header.shared)
+                    replace_contained::<F, S>(stage, Stage::Consumed, c.header.name, c.header.owner)
                 };
             } else if prev & JOIN_WAKER != 0 {
                 // SAFETY: JOIN_WAKER was set before COMPLETE: the JoinHandle wrote the waker
@@ -155,7 +168,7 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
             // Drop the executor's reference and the queue reference.
             if c.header.state.ref_dec_n(2) {
                 // SAFETY: those were the last references.
-                unsafe { super::free(ptr) };
+                unsafe { raw::free(ptr) };
             }
         }
     }
@@ -167,13 +180,13 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) {
 /// panic, and the stage is then overwritten as if the drop had finished.
 ///
 /// # Safety
-/// Called on the executor thread during a poll, with exclusive access to `stage`; `shared`
+/// Called on the executor thread during a poll, with exclusive access to `stage`; `owner`
 /// is the task's live executor.
-unsafe fn replace_contained<F: Future>(
+unsafe fn replace_contained<F: Future, S: Schedule>(
     stage: &mut Stage<F>,
     new: Stage<F>,
     name: &'static str,
-    shared: *const Shared,
+    owner: *const (),
 ) {
     let p: *mut Stage<F> = stage;
     // SAFETY: exclusive access; the old value is dropped exactly once, here, where it lies.
@@ -183,17 +196,17 @@ unsafe fn replace_contained<F: Future>(
     unsafe { core::ptr::write(p, new) };
     if let Err(payload) = r {
         // SAFETY: caller's contract.
-        unsafe { Shared::report(shared, &JoinError::panicked(name, payload)) };
+        unsafe { S::report(owner, &JoinError::panicked(name, payload)) };
     }
 }
 
 /// # Safety
 /// `dst` points to a `Poll<Result<F::Output, JoinError>>`; the caller is the JoinHandle and
 /// saw COMPLETE.
-unsafe fn read_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
+unsafe fn read_output<F: Future, S: Schedule>(ptr: NonNull<Header>, dst: *mut ()) {
     // SAFETY: caller's contract: a live Cell<F>, and COMPLETE was observed with Acquire, so
     // the executor is done with the stage and the JoinHandle is its only user.
-    let c = unsafe { cell::<F>(ptr) };
+    let c = unsafe { cell::<F, S>(ptr) };
     // SAFETY: as above: exclusive access to the stage.
     let stage = unsafe { &mut *c.stage.get() };
     match core::mem::replace(stage, Stage::Consumed) {
@@ -208,9 +221,9 @@ unsafe fn read_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
 
 /// # Safety
 /// Exclusive access to the slot (last reference gone).
-unsafe fn drop_stage<F: Future>(ptr: NonNull<Header>) {
+unsafe fn drop_stage<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: caller's contract: a live Cell<F> accessed exclusively.
-    let c = unsafe { cell::<F>(ptr) };
+    let c = unsafe { cell::<F, S>(ptr) };
     // A panicking Drop must not unwind out of a waker drop or the executor: the stage is
     // given up (partly dropped at worst) and the slot is released all the same.
     // SAFETY: exclusive access; the stage is dropped exactly once, here.

@@ -1,84 +1,13 @@
-//! Awaiting a task's output.
+//! Awaiting a task's output, or aborting the task.
 
-use super::state::Wake;
-use super::state::{COMPLETE, JOIN_WAKER};
-use super::TaskRef;
-use core::any::Any;
+use super::error::JoinError;
+use super::raw::TaskRef;
+use super::state::{Wake, COMPLETE, JOIN_WAKER};
 use core::fmt;
 use core::future::Future;
 use core::marker::PhantomData;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-
-/// Why a task produced no output.
-pub enum JoinError {
-    /// Aborted through [`JoinHandle::abort`] (or its executor shut down).
-    Cancelled,
-    /// The task panicked; the executor kept running.
-    Panicked {
-        /// The task's name.
-        task: &'static str,
-        /// The panic payload.
-        payload: Box<dyn Any + Send + 'static>,
-    },
-}
-
-impl JoinError {
-    pub(crate) fn panicked(task: &'static str, payload: Box<dyn Any + Send + 'static>) -> Self {
-        JoinError::Panicked { task, payload }
-    }
-
-    /// Whether the task was cancelled.
-    pub fn is_cancelled(&self) -> bool {
-        matches!(self, JoinError::Cancelled)
-    }
-
-    /// Whether the task panicked.
-    pub fn is_panic(&self) -> bool {
-        matches!(self, JoinError::Panicked { .. })
-    }
-
-    /// The panic message, when the payload is a string.
-    pub fn panic_message(&self) -> Option<&str> {
-        match self {
-            JoinError::Panicked { payload, .. } => payload
-                .downcast_ref::<&'static str>()
-                .copied()
-                .or_else(|| payload.downcast_ref::<String>().map(String::as_str)),
-            JoinError::Cancelled => None,
-        }
-    }
-}
-
-impl fmt::Debug for JoinError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JoinError::Cancelled => f.write_str("Cancelled"),
-            JoinError::Panicked { task, .. } => f
-                .debug_struct("Panicked")
-                .field("task", task)
-                .field("message", &self.panic_message())
-                .finish(),
-        }
-    }
-}
-
-impl fmt::Display for JoinError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JoinError::Cancelled => f.write_str("task cancelled"),
-            JoinError::Panicked { task, .. } => {
-                write!(
-                    f,
-                    "task '{task}' panicked: {}",
-                    self.panic_message().unwrap_or("<non-string payload>")
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for JoinError {}
 
 /// An owned permission to await a spawned task's output, or to abort it. Dropping it
 /// detaches the task (it keeps running).
@@ -113,8 +42,10 @@ impl<T> JoinHandle<T> {
     pub fn abort(&self) {
         if let Some(t) = &self.task {
             if t.header().state.cancel() == Wake::Enqueue {
-                // SAFETY: `cancel` took a reference for the queue entry.
-                unsafe { crate::executor::Shared::schedule(t.header().shared, t.as_ptr()) };
+                // SAFETY: `cancel` took a reference for the queue entry; the task's executor
+                // is alive (a task holds a reference to it until its slot is freed, and our
+                // reference keeps the slot).
+                unsafe { (t.header().vtable.schedule)(t.header().owner, t.as_ptr()) };
             }
         }
     }

@@ -12,8 +12,9 @@
 //! `JoinHandle` awaited or dropped, its last `Waker` dropped).
 
 use super::cell::Cell as TaskCell;
-use super::JoinHandle;
-use crate::executor::{current_shared, Shared, SpawnError, Spawner};
+use super::join::JoinHandle;
+use crate::executor::shared::{current, Shared};
+use crate::executor::{SpawnError, Spawner};
 use core::cell::UnsafeCell;
 use core::future::Future;
 use core::mem::{align_of, size_of, MaybeUninit};
@@ -58,6 +59,34 @@ where
 {
     let _ = f;
     size_of::<TaskPool<Fut, N>>()
+}
+
+/// The slot size (bytes) a task of the `async fn` `f` needs in an executor's arena, at
+/// compile time: give it to `#[evl::main(slot_size = evl::task::slot_size(control))]` or
+/// [`ExecutorConfig::slot_size`](crate::ExecutorConfig::slot_size), so that
+/// `evl::spawn(control(..))` always fits. For several functions, take the largest:
+///
+/// ```
+/// async fn small() {}
+/// async fn big(buf: [u8; 2000]) -> usize { evl::yield_now().await; buf.len() }
+///
+/// const SLOT: usize = {
+///     let (a, b) = (evl::task::slot_size(small), evl::task::slot_size(big));
+///     if a > b { a } else { b }
+/// };
+/// # fn main() -> evl::Result<()> {
+/// let ex = evl::ExecutorConfig::new("sized").slot_size(SLOT).build()?;
+/// let task = ex.spawn(big([0; 2000]))?;
+/// assert_eq!(ex.block_on(task).unwrap(), 2000);
+/// # Ok(()) }
+/// ```
+pub const fn slot_size<F, Args, Fut>(f: F) -> usize
+where
+    F: TaskFn<Args, Fut = Fut>,
+    Fut: Future + 'static,
+{
+    let _ = f;
+    size_of::<TaskCell<Fut, Shared>>()
 }
 
 /// Raw, zeroed, 64-byte-aligned static storage for one pool. See the [module docs](self).
@@ -114,7 +143,7 @@ impl<const SIZE: usize> TaskPoolHolder<SIZE> {
 #[repr(C)]
 pub struct PoolSlot<F: Future + 'static> {
     claimed: AtomicBool,
-    cell: UnsafeCell<MaybeUninit<TaskCell<F>>>,
+    cell: UnsafeCell<MaybeUninit<TaskCell<F, Shared>>>,
 }
 
 /// `N` task slots for one future type.
@@ -168,7 +197,7 @@ impl<F: Future + 'static> PoolSpawn<F> {
         let slot = self.claim().ok_or(SpawnError::Full {
             capacity: self.slots.len(),
         })?;
-        let cell = slot.cell.get() as *mut TaskCell<F>;
+        let cell = slot.cell.get() as *mut TaskCell<F, Shared>;
         // SAFETY: the slot is ours (claimed above) and static; `shared` is a live executor
         // (the current one, or a Spawner's).
         unsafe { Shared::spawn_pooled(shared, cell, &slot.claimed, self.fut, self.name) }
@@ -176,7 +205,7 @@ impl<F: Future + 'static> PoolSpawn<F> {
 
     /// Spawns onto the executor running the current task.
     pub fn spawn(self) -> Result<JoinHandle<F::Output>, SpawnError> {
-        let shared = current_shared().ok_or(SpawnError::NoExecutor)?;
+        let shared = current().ok_or(SpawnError::NoExecutor)?;
         self.go(shared)
     }
 

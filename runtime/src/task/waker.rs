@@ -2,9 +2,8 @@
 //! waker kept past the task's end can never reach a reused slot's future (the slot stays
 //! reserved until the last waker is dropped).
 
+use super::raw::Header;
 use super::state::Wake;
-use super::Header;
-use crate::executor::Shared;
 use core::ptr::NonNull;
 use core::task::{RawWaker, RawWakerVTable, Waker};
 
@@ -26,9 +25,9 @@ pub(crate) unsafe fn schedule(ptr: NonNull<Header>) {
     // SAFETY: live header (caller's contract).
     let h = unsafe { ptr.as_ref() };
     if h.state.wake() == Wake::Enqueue {
-        // SAFETY: `wake` took a reference for the queue entry; the executor's Shared is kept
-        // alive by every live task.
-        unsafe { Shared::schedule(h.shared, ptr) };
+        // SAFETY: `wake` took a reference for the queue entry; the executor is kept alive by
+        // every live task (a task's reference to it goes when its slot is freed).
+        unsafe { (h.vtable.schedule)(h.owner, ptr) };
     }
 }
 
@@ -54,5 +53,5 @@ unsafe fn wake_by_ref(data: *const ()) {
 
 unsafe fn drop_waker(data: *const ()) {
     // SAFETY: an owning waker gives its one reference up.
-    unsafe { super::release(NonNull::new_unchecked(data as *mut Header)) }
+    unsafe { super::raw::release(NonNull::new_unchecked(data as *mut Header)) }
 }

@@ -4,6 +4,7 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use core::time::Duration;
+use pin_project_lite::pin_project;
 
 /// What an [`Interval`] does after a tick came late by one period or more.
 ///
@@ -155,23 +156,22 @@ fn schedule(policy: MissedTicks, deadline: u64, now: u64, period: u128) -> (u64,
     )
 }
 
-/// The future of [`Interval::tick`].
-#[derive(Debug)]
-#[must_use = "futures do nothing unless awaited"]
-pub struct TickFuture<'a> {
-    interval: &'a mut Interval,
-    sleep: super::Sleep,
+pin_project! {
+    /// The future of [`Interval::tick`].
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless awaited"]
+    pub struct TickFuture<'a> {
+        interval: &'a mut Interval,
+        #[pin]
+        sleep: super::Sleep,
+    }
 }
 
 impl Future for TickFuture<'_> {
     type Output = Result<Tick>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Tick>> {
-        // SAFETY: `sleep` is structurally pinned (never moved out; no Drop on TickFuture);
-        // `interval` is a plain reference we may use mutably.
-        let this = unsafe { self.get_unchecked_mut() };
-        // SAFETY: as above.
-        let sleep = unsafe { Pin::new_unchecked(&this.sleep) };
-        match sleep.poll_sleep(cx) {
+        let this = self.project();
+        match this.sleep.into_ref().poll_sleep(cx) {
             Poll::Ready(Ok(())) => Poll::Ready(Ok(this.interval.advance(Instant::now()))),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,

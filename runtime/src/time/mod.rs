@@ -10,7 +10,7 @@
 //! Deadlines are absolute and exact: the executor arms its core timer fd at the earliest
 //! deadline, to the nanosecond (no 1 ms wheel). A past deadline completes at once. Dropping a
 //! timer future disarms it in O(1). Timer futures are `!Send`: they belong to the executor
-//! that polls them (spawn tasks that use timers with `evl::spawn`, or with
+//! that polls them (spawn tasks that use timers with `evl::spawn_local`, or with
 //! [`Spawner::spawn_with`](crate::Spawner::spawn_with) from another thread).
 //!
 //! Errors: arming more timers than the executor's capacity gives

@@ -6,6 +6,7 @@ use core::task::{Context, Poll};
 use core::time::Duration;
 use evl_reactor::timer::Entry;
 use evl_reactor::Reactor;
+use pin_project_lite::pin_project;
 use std::cell::Cell;
 
 /// Waits until `deadline`.
@@ -24,17 +25,28 @@ pub fn sleep(d: Duration) -> Sleep {
     sleep_until(Instant::now() + d)
 }
 
-/// A future that completes at its deadline; `Ok(())`, or an error when the timer could not
-/// be armed (capacity, no executor).
-#[derive(Debug)]
-#[must_use = "futures do nothing unless awaited"]
-pub struct Sleep {
-    entry: Entry,
-    deadline: Cell<Instant>,
-    /// The reactor the entry is armed in: its wheel outlives the arming (a dropped wheel
-    /// disarms every entry), and the reactor is boxed in its executor, so while the entry is
-    /// armed this pointer is valid; Sleep is `!Send`, so it is used on that thread only.
-    reactor: Cell<*const Reactor>,
+pin_project! {
+    /// A future that completes at its deadline; `Ok(())`, or an error when the timer could
+    /// not be armed (capacity, no executor).
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless awaited"]
+    #[project_ref = SleepRef]
+    pub struct Sleep {
+        // Pinned: the reactor's wheel points to it while it is armed.
+        #[pin]
+        entry: Entry,
+        deadline: Cell<Instant>,
+        // The reactor the entry is armed in: its wheel outlives the arming (a dropped wheel
+        // disarms every entry), and the reactor is boxed in its executor, so while the entry
+        // is armed this pointer is valid; Sleep is `!Send`, so it is used on that thread only.
+        reactor: Cell<*const Reactor>,
+    }
+
+    impl PinnedDrop for Sleep {
+        fn drop(this: Pin<&mut Self>) {
+            this.disarm();
+        }
+    }
 }
 
 impl Sleep {
@@ -79,10 +91,9 @@ impl Sleep {
                 return Ok(());
             }
             self.disarm();
+            let entry = self.project_ref().entry;
             // SAFETY: the entry is pinned inside this Sleep, which disarms it on drop (and on
             // re-arm above), so it stays alive at its address while armed.
-            let entry = unsafe { self.map_unchecked(|s| &s.entry) };
-            // SAFETY: as just argued.
             match unsafe { r.arm(entry, deadline.as_nanos()) } {
                 Ok(()) => {
                     self.reactor.set(r);
@@ -92,9 +103,9 @@ impl Sleep {
                     ErrorKind::CapacityExceeded,
                     "evl::time::sleep",
                     if full.capacity() == 0 {
-                        "this executor has no timer capacity: set Builder::timers"
+                        "this executor has no timer capacity: set ExecutorConfig::timers"
                     } else {
-                        "too many timers armed at once: raise the executor's Builder::timers"
+                        "too many timers armed at once: raise the executor's ExecutorConfig::timers"
                     },
                 )),
             }
@@ -118,12 +129,6 @@ impl Future for Sleep {
     }
 }
 
-impl Drop for Sleep {
-    fn drop(&mut self) {
-        self.disarm();
-    }
-}
-
 /// Runs `fut` until `deadline`: its output, or [`ErrorKind::TimedOut`].
 pub fn timeout_at<F: Future>(deadline: Instant, fut: F) -> Timeout<F> {
     Timeout {
@@ -139,30 +144,26 @@ pub fn timeout<F: Future>(d: Duration, fut: F) -> Timeout<F> {
     timeout_at(Instant::now() + d, fut)
 }
 
-/// See [`timeout`].
-#[derive(Debug)]
-#[must_use = "futures do nothing unless awaited"]
-pub struct Timeout<F> {
-    fut: F,
-    sleep: Sleep,
+pin_project! {
+    /// See [`timeout`].
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless awaited"]
+    pub struct Timeout<F> {
+        #[pin]
+        fut: F,
+        #[pin]
+        sleep: Sleep,
+    }
 }
 
 impl<F: Future> Future for Timeout<F> {
     type Output = Result<F::Output>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: structural pinning: neither field is moved out of the pinned Timeout, and
-        // Timeout has no Drop impl that could move them.
-        let (fut, sleep) = unsafe {
-            let this = self.get_unchecked_mut();
-            (
-                Pin::new_unchecked(&mut this.fut),
-                Pin::new_unchecked(&this.sleep),
-            )
-        };
-        if let Poll::Ready(out) = fut.poll(cx) {
+        let this = self.project();
+        if let Poll::Ready(out) = this.fut.poll(cx) {
             return Poll::Ready(Ok(out));
         }
-        match sleep.poll_sleep(cx) {
+        match this.sleep.into_ref().poll_sleep(cx) {
             Poll::Ready(Ok(())) => Poll::Ready(Err(Error::new(
                 ErrorKind::TimedOut,
                 "evl::time::timeout",

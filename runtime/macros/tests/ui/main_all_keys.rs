@@ -4,7 +4,8 @@
 #[evl::main(
     priority = 80,
     cpu = 0,
-    tasks = 64,
+    capacity = 64,
+    slot_size = 2048,
     backend = "auto",
     name = "control.1",
     signals = true,

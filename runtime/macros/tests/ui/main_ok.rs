@@ -3,7 +3,7 @@
     backend = "host",
     lock_memory = false,
     signals = false,
-    tasks = 8,
+    capacity = 8,
     name = "ui-main"
 )]
 async fn main() -> Result<(), evl::Error> {

@@ -4,6 +4,9 @@ async fn misspelt() {}
 #[evl::main(stack_size = 65536)]
 async fn unknown() {}
 
+#[evl::main(tasks = 8)]
+async fn renamed() {}
+
 #[evl::main(signals)]
 async fn no_value() {}
 
