@@ -70,6 +70,7 @@
 
 mod bell;
 mod error;
+mod overflow;
 mod to_inband;
 mod to_rt;
 #[cfg(feature = "tokio")]
@@ -78,28 +79,6 @@ mod tokio;
 #[cfg(feature = "tokio")]
 pub use self::tokio::{AsyncReceiver, AsyncSender};
 pub use error::{Closed, RecvTimeoutError, SendError, TryRecvError, TrySendError};
+pub use overflow::Overflow;
 pub use to_inband::{to_inband, Receiver, RtSender};
 pub use to_rt::{to_rt, Recv, RtReceiver, Sender};
-
-use crate::core::{Error, ErrorKind, Result};
-
-/// What the real-time sender does when the ring is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Overflow {
-    /// Refuse the new value: [`TrySendError::Full`] gives it back.
-    Reject,
-    /// Keep the newest: the oldest value is replaced (and counted:
-    /// [`RtSender::dropped`], [`Receiver::lost`]).
-    DropOldest,
-}
-
-fn check_capacity(capacity: usize, op: &'static str) -> Result<()> {
-    if capacity == 0 || capacity > crate::ring::MAX_CAPACITY {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            op,
-            "a bridge holds 1 to 2^30 values: pick a capacity in that range (e.g. 1024)",
-        ));
-    }
-    Ok(())
-}

@@ -2,8 +2,9 @@
 //! in-band call) and [`Receiver`] (blocking, or readiness-driven from any async runtime).
 
 use super::bell::{self, Listener, Ringer, Waited};
+use super::error::Closed;
 use super::error::{RecvTimeoutError, TryRecvError, TrySendError};
-use super::{check_capacity, Closed, Overflow};
+use super::overflow::{check_capacity, Overflow};
 use crate::core::Result;
 use crate::ring::{ConsumerPos, ProducerPos, PushError, Pushed, Ring};
 use core::cell::Cell;

@@ -2,8 +2,8 @@
 //! any async runtime) and [`RtReceiver`] (an evl future that never makes an in-band call).
 
 use super::bell::{self, Listener, Ringer, Waited};
-use super::check_capacity;
 use super::error::{SendError, TryRecvError, TrySendError};
+use super::overflow::check_capacity;
 use crate::core::Result;
 use crate::ring::{ConsumerPos, ProducerPos, PushError, Ring};
 use atomic_waker::AtomicWaker;

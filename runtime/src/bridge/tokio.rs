@@ -3,7 +3,8 @@
 //! [`Receiver::poll_recv_io`] and [`Sender::poll_send_io`].
 
 use super::error::{Closed, SendError};
-use super::{Receiver, Sender};
+use super::to_inband::Receiver;
+use super::to_rt::Sender;
 use core::pin::Pin;
 use core::task::{ready, Context, Poll};
 use std::io;
