@@ -87,6 +87,8 @@ fn write_fields(out: &mut String, r: &Record, meta: &'static Metadata<'static>) 
         let _ = match v {
             Val::I64(x) => write!(out, "{name}={x}"),
             Val::U64(x) => write!(out, "{name}={x}"),
+            // An f32 field arrives widened: print it as the f32 it was (shortest form).
+            Val::F64(x) if f64::from(*x as f32) == *x => write!(out, "{name}={}", *x as f32),
             Val::F64(x) => write!(out, "{name}={x}"),
             Val::Bool(x) => write!(out, "{name}={x}"),
             Val::Str { cut, .. } => {

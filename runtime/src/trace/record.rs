@@ -7,7 +7,7 @@ use tracing::Metadata;
 
 /// How many field values a record keeps (more are dropped, counted in
 /// [`Record::fields_dropped`]).
-pub const MAX_FIELDS: usize = 6;
+pub const MAX_FIELDS: usize = 8;
 /// Bytes of inline text a record keeps for its string and `Debug` values together (the
 /// message included); longer text is cut, and the cut marked.
 pub const TEXT_BYTES: usize = 96;
