@@ -139,7 +139,10 @@ impl<T> RtSender<T> {
 impl<T> Drop for RtSender<T> {
     fn drop(&mut self) {
         self.shared.tx_gone.store(true, Release);
-        self.ringer.ring();
+        // No ring into a pipe nobody reads (it would only fail).
+        if !self.shared.rx_gone.load(Acquire) {
+            self.ringer.ring();
+        }
     }
 }
 

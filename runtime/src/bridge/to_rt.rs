@@ -299,7 +299,10 @@ impl<T> RtReceiver<T> {
 impl<T> Drop for RtReceiver<T> {
     fn drop(&mut self) {
         self.shared.rx_gone.store(true, Release);
-        self.ringer.ring();
+        // No ring into a pipe nobody reads (it would only fail).
+        if !self.shared.tx_gone.load(Acquire) {
+            self.ringer.ring();
+        }
     }
 }
 
