@@ -1,4 +1,5 @@
-//! Bridges between an evl executor and in-band code (a plain thread, a tokio runtime):
+//! Bridges between an evl executor and in-band code (a plain thread, a tokio runtime, the
+//! async-io reactor of smol and async-std):
 //! exact counts and order over 100,000 values each way, full and closed behaviour, wake-up
 //! coalescing, and the real-time side's steady state: no allocation, no system call outside
 //! the allow-list (host, seccomp), no switch to the in-band stage (EVL core).
@@ -458,4 +459,34 @@ fn rt_side_stays_out_of_band_on_the_core() {
         0,
         "switches to the in-band stage on the real-time side"
     );
+}
+
+#[test]
+fn rt_to_async_io_and_back_100k_each_way() {
+    // async-io (smol's and async-std's reactor): the documented `read_with` loops.
+    auto();
+    let (tx, rx) = bridge::to_inband::<u64>(256, Overflow::Reject).unwrap();
+    let rt_side = rt_send_all(tx);
+    let got = async_io::block_on(async move {
+        let rx = async_io::Async::new_nonblocking(rx).unwrap();
+        let mut next = 0u64;
+        while let Some(v) = rx.read_with(|rx| rx.poll_recv_io()).await.unwrap() {
+            assert_eq!(v, next);
+            next += 1;
+        }
+        next
+    });
+    assert_eq!(got, N);
+    rt_side.join().unwrap();
+
+    let (tx, rx) = bridge::to_rt::<u64>(256).unwrap();
+    let rt_side = rt_recv_all(rx);
+    async_io::block_on(async move {
+        let tx = async_io::Async::new_nonblocking(tx).unwrap();
+        for i in 0..N {
+            let mut v = Some(i);
+            tx.read_with(|tx| tx.poll_send_io(&mut v)).await.unwrap();
+        }
+    });
+    assert_eq!(rt_side.join().unwrap(), N);
 }

@@ -156,6 +156,7 @@ impl<T> Drop for RtSender<T> {
 ///   anything built on async-io:
 ///
 ///   ```ignore
+///   // (runtime/tests/bridge.rs runs this)
 ///   let rx = async_io::Async::new_nonblocking(rx)?;
 ///   while let Some(v) = rx.read_with(|rx| rx.poll_recv_io()).await? { /* ... */ }
 ///   ```

@@ -77,6 +77,7 @@ pub fn to_rt<T: Send>(capacity: usize) -> Result<(Sender<T>, RtReceiver<T>)> {
 ///   async-io (smol, async-std):
 ///
 ///   ```ignore
+///   // (runtime/tests/bridge.rs runs this)
 ///   let tx = async_io::Async::new_nonblocking(tx)?;
 ///   let mut v = Some(value);
 ///   tx.read_with(|tx| tx.poll_send_io(&mut v)).await?;
