@@ -21,6 +21,7 @@
 //! | [`proxy`] | [`Proxy`]: non-blocking byte channel to an ordinary fd |
 //! | [`xbuf`] | [`Xbuf`]: bidirectional byte buffer between real-time and ordinary threads |
 //! | [`observable`] | [`Observable`]: publish/subscribe notifications with a backlog |
+//! | [`packet`] | [`PacketSocket`]: raw Ethernet frames of one EtherType (EVL: the core's oob packet socket) |
 //! | [`stage`] | stage-switch detection: in-band demotions of attached threads, per cause |
 //! | [`process`] | process-level calls of the upper layers: fd flags, termination signals |
 //! | [`name`] | element names, private/public [`Visibility`] |
@@ -39,6 +40,7 @@ pub mod lock;
 pub mod mutex;
 pub mod name;
 pub mod observable;
+pub mod packet;
 pub mod poll;
 pub mod process;
 pub mod proxy;
@@ -58,6 +60,7 @@ pub use lock::RawLock;
 pub use mutex::{Mutex, MutexGuard};
 pub use name::Visibility;
 pub use observable::{Notice, Notification, Observable, Subscriber};
+pub use packet::{FramePath, OobUnavailable, PacketSocket};
 pub use poll::{PollEvent, PollFlags, PollSet};
 pub use proxy::{Proxy, ProxyWrite};
 pub use sem::Semaphore;

@@ -101,6 +101,14 @@ impl Entry {
         }
     }
 
+    /// Whether the stored waker wakes the same task as `waker` (false when none is stored).
+    pub fn will_wake(&self, waker: &Waker) -> bool {
+        let w = self.waker.take();
+        let same = w.as_ref().is_some_and(|w| w.will_wake(waker));
+        self.waker.set(w);
+        same
+    }
+
     /// Whether a waker is stored.
     pub fn has_waker(&self) -> bool {
         let w = self.waker.take();

@@ -6,6 +6,7 @@
 //! | [`sleep`], [`sleep_until`], [`Sleep`] | wait for a deadline |
 //! | [`timeout`], [`timeout_at`] | bound another future |
 //! | [`interval`], [`interval_at`], [`Interval`] | periodic ticks that report lateness and missed ticks |
+//! | `embassy` (feature `embassy-time`) | the embassy-time driver: embassy `Timer`/`Ticker` on evl executors |
 //!
 //! Deadlines are absolute and exact: the executor arms its core timer fd at the earliest
 //! deadline, to the nanosecond (no 1 ms wheel). A past deadline completes at once. Dropping a
@@ -17,6 +18,8 @@
 //! [`ErrorKind::CapacityExceeded`](crate::ErrorKind::CapacityExceeded); awaiting a timer
 //! outside an executor gives [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported).
 
+#[cfg(feature = "embassy-time")]
+pub mod embassy;
 mod instant;
 mod interval;
 mod sleep;

@@ -1,4 +1,4 @@
-//! System calls per wakeup, counted for the measuring thread (a count, not a timing).
+//! System calls per wakeup of the measuring thread (a count, not a timing).
 //!
 //! - **host:** a `perf_event_open` counter on the `raw_syscalls:sys_enter` tracepoint,
 //!   for the calling thread only. It needs root (or `CAP_PERFMON`) and tracefs: when tracefs
