@@ -6,23 +6,33 @@
 //! cargo run --release --example motor -- [--duration-s 2] [--rate-hz 1000]
 //!     [--watchdog-cycles 3] [--stall-ms 8 --stall-every-s 0.5]
 //! ```
-//! Three tasks on one real-time executor (`#[evl::main]`), sharing atomics and a `Notify`:
+//! Three tasks on one real-time executor (`#[evl::main]`), sharing atomics and a `Notify`,
+//! and a tokio task on an ordinary thread, reached over two `evl::bridge`s:
 //! ```text
 //!  profile, 10 Hz ── setpoint, load ──▶ control, 1 kHz (Skip): plant.advance(until Tick::now)
 //!                                         ramp -> w_ref, speed PI -> i_ref, current PI -> V
-//!  watchdog ◀── Notify: N missed cycles ──┘
-//!           ── trip ──▶ safe state (0 V) for --trip-hold-ms
+//!  watchdog ◀── Notify: N missed cycles ──┘  │ ▲
+//!           ── trip ──▶ safe state (0 V)     │ │ setpoint overrides (bridge::to_rt)
+//!  tokio task (other thread) ◀── telemetry, every cycle (bridge::to_inband, newest kept)
+//!  stdout ◀── drain thread ◀── tracing::info!, 10 Hz (evl::trace: the control thread's ring)
 //! ```
+//! The control loop never waits for the tokio side and never allocates: telemetry goes into
+//! a preallocated ring (a lagging reader loses the oldest samples, counted), overrides are
+//! taken with a non-blocking `try_recv`, and the state lines are fixed-size trace records
+//! that a drain thread formats later. Halfway through, the tokio task sends a 100 rad/s
+//! override, and 300 samples later releases it (NaN): the loop follows the profile again.
 //! The plant is integrated inside the control task from one sample instant to the next with
 //! the previous voltage held (a zero-order hold), so a late wakeup delays the next voltage as
 //! it would on a real drive and jitter shows up as tracking error. `--stall-ms` makes the loop
 //! overrun on purpose. Plant: `L di/dt = V - R i - Ke w`, `J dw/dt = Kt i - B w - load`.
 
+use evl::bridge::{self, Overflow, RtReceiver, RtSender};
 use evl::sync::Notify;
 use evl::time::{interval_at, timeout, Instant, MissedTicks};
 use hdrhistogram::Histogram;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
+use tracing::level_filters::LevelFilter;
 
 /// Counts allocations per thread: the report shows the control loop makes none.
 #[global_allocator]
@@ -244,6 +254,64 @@ async fn watchdog(hang_window: Duration) {
     }
 }
 
+/// One cycle's state, streamed to the tokio task.
+#[derive(Clone, Copy, Default)]
+struct Telemetry {
+    cycle: u64,
+    w_ref: f32,
+    w: f32,
+    i: f32,
+    v: f32,
+}
+
+/// The state line, 10 times a second, through `tracing` (a record in the control thread's
+/// ring; the drain thread prints it).
+fn log_state(t: &Telemetry, setpoint_override: Option<f32>) {
+    tracing::info!(
+        cycle = t.cycle,
+        w_ref = t.w_ref,
+        w = t.w,
+        i = t.i,
+        v = t.v,
+        setpoint_override = setpoint_override.unwrap_or(f32::NAN),
+        "state"
+    );
+}
+
+/// The tokio side, on a thread of its own: counts the telemetry and, halfway (`half`
+/// samples), sends a 100 rad/s override, released (NaN) 300 samples later. Returns the
+/// samples received.
+fn tokio_side(
+    telemetry: bridge::Receiver<Telemetry>,
+    setpoints: bridge::Sender<f32>,
+    half: u64,
+) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .expect("a tokio runtime");
+        rt.block_on(async move {
+            let mut telemetry = bridge::AsyncReceiver::new(telemetry).expect("in tokio");
+            let mut setpoints = bridge::AsyncSender::new(setpoints).expect("in tokio");
+            let mut plan = [(half, 100.0), (half + 300, f32::NAN)]
+                .into_iter()
+                .peekable();
+            let mut n = 0;
+            while let Some(t) = telemetry.recv().await {
+                n += 1;
+                if let Some(&(at, sp)) = plan.peek() {
+                    if t.cycle >= at {
+                        plan.next();
+                        let _ = setpoints.send(sp).await; // the loop may be done: fine
+                    }
+                }
+            }
+            n
+        })
+    })
+}
+
 /// What the control loop measured.
 #[derive(Default)]
 struct Report {
@@ -260,6 +328,9 @@ struct Report {
     max_current: f64,
     final_speed: f64,
     allocs: u64,
+    telemetry_replaced: u64, // samples the tokio task lagged too much to see
+    setpoints_taken: u64,
+    state_lines: u64,
 }
 
 /// The control loop: one cycle per tick from `start` until `end`.
@@ -268,6 +339,8 @@ async fn control(
     args: Args,
     start: Instant,
     end: Instant,
+    mut telemetry: RtSender<Telemetry>,
+    mut setpoints: RtReceiver<f32>,
 ) -> evl::Result<(Report, Histogram<u64>)> {
     let period = Duration::from_secs_f64(1.0 / args.rate_hz);
     let dt = period.as_secs_f64();
@@ -281,6 +354,9 @@ async fn control(
     let (mut settle_left, mut safe_left, mut streak) = (0, 0, 0);
     let mut last_sample = start;
     let mut allocs_at_first_cycle = None;
+    let log_every = cycles_in(Duration::from_millis(100)).max(1);
+    let mut setpoint_override = None;
+    log_state(&Telemetry::default(), None); // its first use registers the callsite (allocates)
     let mut tick = interval_at(start, period)?.with_policy(MissedTicks::Skip);
     loop {
         let t = tick.tick().await?;
@@ -306,12 +382,20 @@ async fn control(
         motor.advance(v, load, (t.now - last_sample).as_secs_f64());
         last_sample = t.now;
 
-        // Setpoint: a step, or a ramp toward the profile's target.
+        // Setpoint: a step, or a ramp toward the profile's target; or the tokio side's
+        // override (a step), until it sends NaN.
+        if let Ok(sp) = setpoints.try_recv() {
+            setpoint_override = (!sp.is_nan()).then_some(sp);
+            r.setpoints_taken += 1;
+        }
         let packed = SHARED.setpoint.load(Relaxed);
-        let (target, rate) = (
-            f32::from_bits((packed >> 32) as u32),
-            f32::from_bits(packed as u32),
-        );
+        let (target, rate) = match setpoint_override {
+            Some(sp) => (sp, 0.0),
+            None => (
+                f32::from_bits((packed >> 32) as u32),
+                f32::from_bits(packed as u32),
+            ),
+        };
         let mut accel = 0.0;
         if rate == 0.0 {
             if target != last_target {
@@ -354,6 +438,21 @@ async fn control(
         }
         r.max_current = r.max_current.max(motor.i.abs());
 
+        // Telemetry every cycle (never waits: a lagging reader loses the oldest), the state
+        // line at 10 Hz.
+        let state = Telemetry {
+            cycle: r.cycles,
+            w_ref: w_ref as f32,
+            w: motor.w as f32,
+            i: motor.i as f32,
+            v: v as f32,
+        };
+        let _ = telemetry.try_send(state);
+        if r.cycles % log_every == 0 {
+            log_state(&state, setpoint_override);
+            r.state_lines += 1;
+        }
+
         // An overrun on purpose: computing too long.
         if !args.stall.is_zero() && r.cycles % cycles_in(args.stall_every).max(1) == 0 {
             let until = Instant::now() + args.stall;
@@ -365,6 +464,7 @@ async fn control(
     }
     r.allocs = evl_alloc_count::thread_total() - allocs_at_first_cycle.unwrap_or(0);
     r.final_speed = motor.w;
+    r.telemetry_replaced = telemetry.dropped();
     SHARED.stop.store(true, Relaxed);
     SHARED.alarm.notify_one(); // the watchdog sees `stop` now, not after its hang window
     Ok((r, lateness))
@@ -379,10 +479,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now() + Duration::from_millis(20);
     let end = start + args.duration;
     let hang_window = Duration::from_secs_f64(20.0 / args.rate_hz).max(Duration::from_millis(100));
+    // tracing from this (the executor's) thread: fixed-size records into its ring, drained
+    // to stdout by a thread. The ring is allocated here, before the loop.
+    let tracer = evl::trace::Tracer::new(LevelFilter::INFO);
+    tracing::subscriber::set_global_default(tracer.subscriber())?;
+    tracer.register_thread("control", 1024);
+    let drain = tracer.spawn_drain(std::io::stdout(), Duration::from_millis(100));
+    // Telemetry out to tokio (the newest kept), setpoint overrides back.
+    let (telemetry_tx, telemetry_rx) = bridge::to_inband(1024, Overflow::DropOldest)?;
+    let (setpoints_tx, setpoints_rx) = bridge::to_rt(8)?;
+    let half = (args.duration.as_secs_f64() * args.rate_hz / 2.0) as u64;
+    let tokio_thread = tokio_side(telemetry_rx, setpoints_tx, half);
+
     profile(start).spawn()?;
     let watchdog = watchdog(hang_window).spawn()?;
-    let (r, lateness) = control(args, start, end).spawn()?.await??;
+    let (r, lateness) = control(args, start, end, telemetry_tx, setpoints_rx)
+        .spawn()?
+        .await??;
     watchdog.await?;
+    let telemetry_received = tokio_thread.join().expect("the tokio side ran");
+    drop(drain); // the last state lines reach stdout before the report
 
     let (sp, cur) = gains(args.rate_hz);
     println!(
@@ -433,6 +549,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "plant: max-current {:.2} A  final-speed {:.1} rad/s",
         r.max_current, r.final_speed
+    );
+    println!(
+        "bridge: telemetry-received {}  telemetry-replaced {}  setpoints-taken {}",
+        telemetry_received, r.telemetry_replaced, r.setpoints_taken
+    );
+    println!(
+        "tracing: state-lines {}  dropped {}",
+        r.state_lines,
+        tracer.dropped()
     );
     println!("heap allocations in the control loop: {}", r.allocs);
     Ok(())

@@ -209,6 +209,24 @@ fn motor_tracks_the_profile() {
     assert_eq!(c("stalls"), 0);
     let settled = count(&out, "settled", "cycles");
     assert!(settled + w("safe-cycles") <= cycles, "{out}");
+    // The bridge: every sample reached the tokio task, or was replaced (and counted) while
+    // it lagged; its overrides (one, then its release) came back.
+    let b = |k| count(&out, "bridge", k);
+    assert_eq!(
+        b("telemetry-received") + b("telemetry-replaced"),
+        cycles,
+        "{out}"
+    );
+    assert!(b("setpoints-taken") <= 2, "{out}");
+    // tracing: a state line per 100 cycles, each printed by the drain (and the initial one).
+    let t = |k| count(&out, "tracing", k);
+    assert_eq!(t("state-lines"), cycles / 100, "{out}");
+    assert_eq!(t("dropped"), 0, "{out}");
+    let printed = out
+        .lines()
+        .filter(|l| l.contains(" INFO control: motor: state cycle="))
+        .count() as u64;
+    assert_eq!(printed, t("state-lines") + 1, "{out}");
     assert!(field(&out, "settled", "max") <= field(&out, "tracking error", "max"));
     // Control quality is a claim about a loop that kept its rate: a lost cycle holds the old
     // voltage on the plant for longer (an emulated or loaded machine loses many). The loose

@@ -8,6 +8,8 @@
 //! | [`time`] | [`time::sleep`], [`time::timeout`], [`time::Interval`]: exact ns deadlines |
 //! | [`io`] | `AsyncFd` readiness, async byte streams, awaiting EVL elements |
 //! | [`sync`] | channels (`mpsc`, `oneshot`, `watch`, `broadcast`), locks (`Mutex`, `RwLock`, `Semaphore`, `Barrier`), `Notify`; RT-safety per call |
+//! | [`bridge`] | channels between the real-time side and in-band code (a plain thread, tokio, any reactor): the real-time end never waits and makes no in-band call |
+//! | [`trace`](mod@trace) | `tracing` from real-time threads: fixed-size records into per-thread rings, drained in-band |
 //! | [`shutdown`] | SIGINT/SIGTERM to a clean shutdown tasks can await |
 //! | [`core`] | the EVL elements (re-export of `evl-core`) |
 //! | [`guide`] | [coming from tokio](guide::from_tokio) (the builder story, the deliberate differences), [what may block](guide::blocking) |
@@ -34,16 +36,19 @@
 
 #![warn(missing_docs)]
 
+pub mod bridge;
 pub mod executor;
 pub mod guide;
 pub mod io;
 pub(crate) mod loom;
 pub(crate) mod readable;
+pub(crate) mod ring;
 pub mod runtime;
 pub mod shutdown;
 pub mod sync;
 pub mod task;
 pub mod time;
+pub mod trace;
 
 pub use evl_macros::{main, task, test};
 pub use evl_reactor::core;

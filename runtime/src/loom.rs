@@ -15,3 +15,22 @@ pub(crate) mod sync {
 pub(crate) mod lock {
     pub(crate) use evl_reactor::core::RawLock;
 }
+
+/// An `UnsafeCell` with loom's closure interface (`with_mut`), so that loom can check the
+/// accesses of the modules it models.
+pub(crate) mod cell {
+    /// `core::cell::UnsafeCell`, accessed through [`UnsafeCell::with_mut`].
+    #[derive(Debug)]
+    pub(crate) struct UnsafeCell<T>(core::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(v: T) -> Self {
+            UnsafeCell(core::cell::UnsafeCell::new(v))
+        }
+
+        /// Calls `f` with a pointer to the value; the caller argues the access is exclusive.
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+}

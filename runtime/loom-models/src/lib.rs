@@ -19,6 +19,11 @@ pub mod loom {
         }
     }
 
+    /// `UnsafeCell` with the access closures loom checks.
+    pub mod cell {
+        pub use ::loom::cell::UnsafeCell;
+    }
+
     /// The slow-path lock, with evl-core `RawLock`'s interface: a flag taken by
     /// compare-and-swap; `lock` yields to the other model threads while it is held (loom
     /// explores every order in which they may run meanwhile).
@@ -81,6 +86,10 @@ pub mod permits;
 #[path = "../../src/sync/ring.rs"]
 pub mod ring;
 
+/// The bridges' and tracing's never-waiting SPSC ring (runtime/src/ring.rs).
+#[path = "../../src/ring.rs"]
+pub mod spsc_ring;
+
 #[cfg(test)]
 mod models;
 
@@ -89,6 +98,9 @@ mod permits_models;
 
 #[cfg(test)]
 mod ring_models;
+
+#[cfg(test)]
+mod spsc_ring_models;
 
 #[cfg(test)]
 mod notify_models;

@@ -17,6 +17,9 @@
 //! | evl-core `PollSet::add`/`modify`/`remove`/`wait` on the EVL backend | only when two threads use one set at once | its table's `RawLock` (out-of-band sleeps) |
 //! | `Doorbell::ring`, [`shutdown::request`](crate::shutdown::request) | never | one non-blocking `write` |
 //! | dropping the last `JoinHandle` or `Waker` of a finished task | never | runs the output's `Drop` on that thread, and frees the slot with a compare-and-swap |
+//! | [`bridge`](crate::bridge) real-time ends: `RtSender::try_send`, `RtReceiver::recv`/`try_recv` | never | a full ring is `Full` or drops the oldest; at most one proxy write (out-of-band on EVL) when the in-band peer sleeps; per-end table in [`bridge`](crate::bridge#rt-safety) |
+//! | [`bridge`](crate::bridge) in-band ends: `Receiver::recv`, `Sender::send` | yes, by design | `ppoll` on the wake-up pipe (in-band code) |
+//! | `tracing` events and spans under [`trace::RtSubscriber`](crate::trace::RtSubscriber) on a thread with a ring | never | a record into the thread's ring (a full ring drops and counts); table in [`trace`](crate::trace#rt-safety) |
 //!
 //! First uses that still do set-up work on the calling thread: the first
 //! [`shutdown::requested`](crate::shutdown::requested) creates the shutdown doorbell (an element: in-band on EVL), and
