@@ -40,11 +40,13 @@
 //! `oob_sendmsg`/`oob_recvmsg`) is not wired in.
 #![warn(missing_docs)]
 
+mod relay;
 mod socket;
 mod txrx;
 
+pub use relay::{RelayStats, DEFAULT_RING};
 pub use socket::{PacketSocket, ETHERTYPE_ETHERCAT};
-pub use txrx::{TxRx, TxRxStats, MAX_FRAME};
+pub use txrx::{FramePath, TxRx, TxRxStats, MAX_FRAME};
 
 /// Nanoseconds on the monotonic clock, ethercrab's `now` for `init`/`init_single_group`
 /// (it only needs a monotonic ns counter).
