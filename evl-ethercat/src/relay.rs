@@ -113,7 +113,8 @@ pub(crate) fn encode<'b>(buf: &'b mut [u8; RECORD_MAX], frame: &[u8]) -> io::Res
 pub struct RelayStats {
     /// Frames the relay took from the real-time side and sent on the wire.
     pub to_wire: u64,
-    /// Frames the relay received from the wire and passed to the real-time side.
+    /// Frames the relay received from the wire (counted before they are passed on: those
+    /// not passed are in `dropped_ring_full`).
     pub from_wire: u64,
     /// Frames from the wire dropped because the ring to the real-time side was full.
     pub dropped_ring_full: u64,
@@ -296,11 +297,10 @@ fn relay(sock: &PacketSocket, end: &XbufEnd, stop: &AtomicBool, c: &Counters) ->
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(io::Error::new(e.kind(), format!("relay recv: {e}"))),
             };
+            c.from_wire.fetch_add(1, Ordering::Relaxed);
             to_rt[..HEADER].copy_from_slice(&(n as u16).to_le_bytes());
             match end.try_write(&to_rt[..HEADER + n]) {
-                Ok(w) if w == HEADER + n => {
-                    c.from_wire.fetch_add(1, Ordering::Relaxed);
-                }
+                Ok(w) if w == HEADER + n => {}
                 Ok(w) => {
                     return Err(io::Error::other(format!(
                         "relay xbuf: short write of {w} of {} bytes",
