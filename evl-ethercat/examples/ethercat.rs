@@ -161,6 +161,8 @@ async fn run(opts: Opts, interface: String) -> Result<(), String> {
         .map_err(|e| err("spawning the TX/RX task", &e))?;
     let timeouts = Timeouts {
         pdu: opts.pdu_timeout,
+        // A longer PDU timeout (a slow or emulated machine) bounds EEPROM reads too.
+        eeprom: opts.pdu_timeout.max(Timeouts::default().eeprom),
         ..Timeouts::default()
     };
     let md = MainDevice::new(pdu_loop, timeouts, MainDeviceConfig::default());
