@@ -155,6 +155,15 @@ impl RelayThread {
     /// The thread is an ordinary one (never attached); it inherits the caller's scheduling
     /// policy and CPU affinity, as any thread does.
     pub(crate) fn start(interface: &str, ring: usize) -> io::Result<(XbufEnd, RelayThread)> {
+        if ring < RECORD_MAX {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "relay ring of {ring} bytes: it must hold one whole record of the largest \
+                     frame ({RECORD_MAX} bytes); the default is {DEFAULT_RING}"
+                ),
+            ));
+        }
         let sock = PacketSocket::open(interface, true)?;
         let xbuf = Xbuf::new(ring, ring).map_err(|e| io::Error::other(e.to_string()))?;
         let (rt, inband) = xbuf.into_ends();
@@ -340,6 +349,12 @@ mod tests {
         assert_eq!(r.frame(3), &[7, 8, 9]);
         // The next record starts over.
         assert_eq!(r.unfilled().len(), HEADER);
+    }
+
+    #[test]
+    fn a_ring_below_one_record_is_refused_before_anything_opens() {
+        let e = RelayThread::start("lo", RECORD_MAX - 1).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
     }
 
     #[test]

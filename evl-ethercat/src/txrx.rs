@@ -46,7 +46,8 @@ pub enum FramePath {
     /// the EVL backend (its out-of-band packet stack carries IPv4 only); selectable on the
     /// host to test it.
     Relay {
-        /// Bytes of each of the xbuf's two rings ([`DEFAULT_RING`](crate::DEFAULT_RING)).
+        /// Bytes of each of the xbuf's two rings ([`DEFAULT_RING`](crate::DEFAULT_RING));
+        /// at least one record of the largest frame ([`MAX_FRAME`] + 2).
         ring: usize,
     },
 }
@@ -118,7 +119,8 @@ impl TxRx {
     /// Opens the frame path `path` on `interface` (call inside an evl task or `block_on`).
     ///
     /// Errors: the socket's (`CAP_NET_RAW`, no such interface); [`FramePath::Direct`] on the
-    /// EVL backend (its reactor refuses in-band fds); the xbuf's and the reactor's.
+    /// EVL backend (its reactor refuses in-band fds); a relay ring below one record
+    /// (`InvalidInput`); the xbuf's and the reactor's.
     pub fn open_with(interface: &str, path: FramePath) -> io::Result<Self> {
         match path {
             FramePath::Direct => Self::new(PacketSocket::open(interface, true)?),
