@@ -161,6 +161,8 @@ async fn run(opts: Opts, interface: String) -> Result<(), String> {
         .map_err(|e| err("spawning the TX/RX task", &e))?;
     let timeouts = Timeouts {
         pdu: opts.pdu_timeout,
+        // A longer PDU timeout (a slow or emulated machine) bounds EEPROM reads too.
+        eeprom: opts.pdu_timeout.max(Timeouts::default().eeprom),
         ..Timeouts::default()
     };
     let md = MainDevice::new(pdu_loop, timeouts, MainDeviceConfig::default());
@@ -203,6 +205,7 @@ async fn run(opts: Opts, interface: String) -> Result<(), String> {
     let mut samples: Vec<(u64, u64, bool)> =
         Vec::with_capacity(if opts.samples { cycles as usize } else { 0 });
     let allocs_before = evl_alloc_count_probe();
+    let switches_before = inband_switches();
     for cycle in 0..cycles {
         if evl::shutdown::is_requested() {
             break;
@@ -245,6 +248,7 @@ async fn run(opts: Opts, interface: String) -> Result<(), String> {
         let _ = rtt.record((round_trip.as_nanos() as u64).max(1));
     }
     let allocs = evl_alloc_count_probe() - allocs_before;
+    let switches = inband_switches().zip(switches_before).map(|(b, a)| b - a);
     let s = txrx.stats();
     io.abort();
     for (l, r, ok) in &samples {
@@ -264,11 +268,26 @@ async fn run(opts: Opts, interface: String) -> Result<(), String> {
             "frames: {} sent, {} received, {} rejected; allocations on the loop's thread during the cycles: {allocs}",
             s.sent, s.received, s.rejected
         );
+        eprintln!("frame path: {:?}", txrx.frame_path());
+        if let Some(r) = txrx.relay_stats() {
+            eprintln!("relay: {r:?}");
+        }
+        if let Some(n) = switches {
+            eprintln!("in-band switches of the loop's thread during the cycles: {n}");
+        }
         if opts.emulate > 0 {
             eprintln!("loop-back mismatches: {loop_errors}");
         }
     }
     Ok(())
+}
+
+/// The loop thread's switches to the in-band stage so far (EVL backend, attached thread).
+fn inband_switches() -> Option<u64> {
+    evl::core::Thread::current_core_stats()
+        .ok()
+        .flatten()
+        .map(|s| s.inband_switches)
 }
 
 fn net_loopback(emulate: usize) -> bool {

@@ -2,7 +2,7 @@
 //!
 //! [ethercrab](https://docs.rs/ethercrab) is an async, executor-agnostic EtherCAT MainDevice.
 //! This crate gives it what a runtime must: the frame path ([`TxRx`], one evl task on a raw
-//! packet socket) and, through `evl`'s `embassy-time` feature, its timeouts on the
+//! packet socket, or through an in-band relay thread on the EVL backend) and, through `evl`'s `embassy-time` feature, its timeouts on the
 //! executor's timer wheel (ethercrab is used without its `std` feature, so it neither starts
 //! async-io's reactor thread nor yields with `sched_yield`).
 //!
@@ -32,19 +32,38 @@
 //! |---|---|
 //! | [`TxRx`] | the TX/RX task: sends ethercrab's frames, hands received ones back; no allocation per frame |
 //! | [`PacketSocket`] | a raw `AF_PACKET` socket bound to one interface, EtherType 0x88A4 |
+//! | [`FramePath`] | direct socket (host) or in-band relay (EVL), chosen by [`TxRx::open`] or given to [`TxRx::open_with`] |
+//! | [`RelayStats`] | the relay thread's counters |
 //!
-//! Backends: on the host backend the socket is an ordinary non-blocking `AF_PACKET` socket
-//! watched by the executor's epoll. **On the EVL backend the frame path is not done yet**:
-//! the reactor polls out-of-band and refuses in-band sockets ([`TxRx::open`] returns that
-//! error), and the core's out-of-band packet socket (`CONFIG_EVL_NET`, `SOCK_OOB`,
-//! `oob_sendmsg`/`oob_recvmsg`) is not wired in.
+//! ## Backends
+//!
+//! - **Host backend: direct.** The socket is an ordinary non-blocking `AF_PACKET` socket
+//!   watched by the executor's epoll; the executor thread sends and receives itself.
+//! - **EVL backend: in-band relay.** On the EVL core of ABI 36 the EtherCAT frames travel
+//!   through Linux's in-band network stack, through a relay thread. Why: the core's
+//!   out-of-band packet stack carries IPv4 only (`ETH_P_IP`/`ETH_P_ALL` sockets, VLAN-steered
+//!   ingress; see [`evl::core::packet`]), so EtherType 0x88A4 never travels out-of-band
+//!   there; an in-band socket cannot sit in the core's poll set, and an attached thread using
+//!   it would be switched in-band on every call. So an ordinary (not attached) thread owns the
+//!   socket and trades length-prefixed frames with the TX/RX task through an EVL cross-buffer
+//!   ([`evl::core::Xbuf`]); the task reads and writes only its out-of-band end, awaited in the
+//!   executor's poll set. **The real-time executor thread stays out-of-band** (0 in-band
+//!   switches in the cycle, checked on the core by `tests/veth.rs`, with the executor at
+//!   SCHED_FIFO: the core moves a SCHED_OTHER attached thread in-band after every
+//!   out-of-band call). **The cost:** a relay hop on each frame, both ways (a copy through
+//!   the xbuf, a wake-up of an in-band thread scheduled by Linux, its socket calls), so the
+//!   round trip carries Linux's scheduling and network-stack latency; the cycle timer and
+//!   the executor stay real-time. [`FramePath::Relay`] can be chosen on the host as well
+//!   (the tests do).
 #![warn(missing_docs)]
 
+mod relay;
 mod socket;
 mod txrx;
 
+pub use relay::{RelayStats, DEFAULT_RING};
 pub use socket::{PacketSocket, ETHERTYPE_ETHERCAT};
-pub use txrx::{TxRx, TxRxStats, MAX_FRAME};
+pub use txrx::{FramePath, TxRx, TxRxStats, MAX_FRAME};
 
 /// Nanoseconds on the monotonic clock, ethercrab's `now` for `init`/`init_single_group`
 /// (it only needs a monotonic ns counter).

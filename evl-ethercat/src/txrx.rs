@@ -1,12 +1,16 @@
 //! The frame path: one evl task that sends ethercrab's queued frames and hands received
 //! frames back to it.
 
+use crate::relay::{self, Record, RelayStats, RelayThread, RECORD_MAX};
 use crate::socket::PacketSocket;
-use core::cell::Cell;
+use core::cell::{Cell, RefCell};
 use core::future::poll_fn;
+use core::pin::Pin;
 use core::task::{Context, Poll};
 use ethercrab::{PduRx, PduTx, ReceiveAction};
-use evl::io::{AsyncFd, Direction};
+use evl::core::XbufEnd;
+use evl::io::{AsyncFd, AsyncRead, AsyncWrite, Direction, XbufStream};
+use evl::Backend;
 use std::io;
 
 /// The largest frame received: an untagged Ethernet II frame without FCS (1514 bytes), with
@@ -29,40 +33,139 @@ pub struct TxRxStats {
     pub send_full: u64,
 }
 
+/// The way a [`TxRx`] moves frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FramePath {
+    /// The executor's own thread sends and receives on a non-blocking `AF_PACKET` socket
+    /// registered with its reactor ([`AsyncFd`]). Host backend only: the EVL core's poll set
+    /// cannot watch an in-band socket.
+    Direct,
+    /// An ordinary relay thread owns the `AF_PACKET` socket and trades frames with the task
+    /// through an EVL cross-buffer ([`Xbuf`](evl::core::Xbuf)); the task only reads and
+    /// writes its end of it, out-of-band on the EVL backend. What [`TxRx::open`] picks on
+    /// the EVL backend (its out-of-band packet stack carries IPv4 only); selectable on the
+    /// host to test it.
+    Relay {
+        /// Bytes of each of the xbuf's two rings ([`DEFAULT_RING`](crate::DEFAULT_RING));
+        /// at least one record of the largest frame ([`MAX_FRAME`] + 2).
+        ring: usize,
+    },
+}
+
 /// ethercrab's TX/RX task on an evl executor.
 ///
-/// Owns the socket (registered with the executor's reactor through [`AsyncFd`]) and one
-/// receive buffer of [`MAX_FRAME`] bytes, inside the task: no allocation per frame, nothing
-/// shared with another thread. Frames are sent straight from ethercrab's PDU storage.
+/// Two frame paths ([`FramePath`]), chosen at open:
+/// - **direct** (host backend): the task owns the socket (registered with the executor's
+///   reactor through [`AsyncFd`]) and one receive buffer of [`MAX_FRAME`] bytes, inside the
+///   task; frames are sent straight from ethercrab's PDU storage;
+/// - **relay** (EVL backend): the task owns the real-time end of an xbuf (registered through
+///   [`XbufStream`]) and two record buffers; an in-band relay thread owns the socket. Each
+///   frame costs one copy into the xbuf and one hop through the relay thread each way.
+///
+/// Either way: no allocation per frame, buffers made at open.
 ///
 /// Each poll: the task stores its waker with ethercrab ([`PduTx::replace_waker`]), sends
-/// every sendable frame (`send(2)`, non-blocking), then receives until the socket is empty
-/// (`recv(2)`), passing each frame to [`PduRx::receive_frame`]. It waits on the socket's
-/// readiness and on ethercrab's wake: no timer, no polling.
+/// every sendable frame (non-blocking), then receives until nothing is left, passing each
+/// frame to [`PduRx::receive_frame`]. It waits on the socket's (or the xbuf's) readiness and
+/// on ethercrab's wake: no timer, no polling.
 #[derive(Debug)]
 pub struct TxRx {
-    sock: AsyncFd<PacketSocket>,
+    path: Path,
     stats: Cell<TxRxStats>,
 }
 
+#[derive(Debug)]
+enum Path {
+    Direct(AsyncFd<PacketSocket>),
+    // Boxed (once, at open): its buffers make it 3 KiB.
+    Relay(Box<RefCell<RelayRt>>),
+}
+
+/// The real-time side of the relay path. `stream` is declared before `thread`: it is
+/// deregistered and the real-time end dropped before the thread is stopped and joined.
+struct RelayRt {
+    stream: XbufStream<XbufEnd>,
+    rx: Record,
+    tx: [u8; RECORD_MAX],
+    ring: usize,
+    thread: RelayThread,
+}
+
+impl core::fmt::Debug for RelayRt {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RelayRt")
+            .field("thread", &self.thread)
+            .finish_non_exhaustive()
+    }
+}
+
 impl TxRx {
-    /// Opens a non-blocking packet socket on `interface` and registers it with the current
-    /// executor (call inside an evl task or `block_on`).
-    ///
-    /// On the EVL backend, the reactor polls out-of-band and refuses an in-band socket: the
-    /// error says so (the out-of-band packet socket path is not written yet).
+    /// Opens the frame path on `interface` for the current executor (call inside an evl task
+    /// or `block_on`): [`FramePath::Direct`] on the host backend, [`FramePath::Relay`] with
+    /// [`DEFAULT_RING`](crate::DEFAULT_RING) on the EVL backend (ABI 36's out-of-band packet
+    /// stack carries IPv4 only, so EtherCAT frames go through the in-band stack, and the
+    /// relay keeps the executor thread out-of-band).
     pub fn open(interface: &str) -> io::Result<Self> {
-        let sock = PacketSocket::open(interface, true)?;
-        Self::new(sock)
+        let path =
+            match evl::core::backend::current().map_err(|e| io::Error::other(e.to_string()))? {
+                Backend::Host => FramePath::Direct,
+                Backend::Evl => FramePath::Relay {
+                    ring: relay::DEFAULT_RING,
+                },
+            };
+        Self::open_with(interface, path)
     }
 
-    /// Takes an open non-blocking socket.
+    /// Opens the frame path `path` on `interface` (call inside an evl task or `block_on`).
+    ///
+    /// Errors: the socket's (`CAP_NET_RAW`, no such interface); [`FramePath::Direct`] on the
+    /// EVL backend (its reactor refuses in-band fds); a relay ring below one record
+    /// (`InvalidInput`); the xbuf's and the reactor's.
+    pub fn open_with(interface: &str, path: FramePath) -> io::Result<Self> {
+        match path {
+            FramePath::Direct => Self::new(PacketSocket::open(interface, true)?),
+            FramePath::Relay { ring } => {
+                let (end, thread) = RelayThread::start(interface, ring)?;
+                let stream = XbufStream::new(end).map_err(|e| io::Error::other(e.to_string()))?;
+                Ok(TxRx {
+                    path: Path::Relay(Box::new(RefCell::new(RelayRt {
+                        stream,
+                        rx: Record::new(),
+                        tx: [0; RECORD_MAX],
+                        ring,
+                        thread,
+                    }))),
+                    stats: Cell::new(TxRxStats::default()),
+                })
+            }
+        }
+    }
+
+    /// Takes an open non-blocking socket ([`FramePath::Direct`]).
     pub fn new(sock: PacketSocket) -> io::Result<Self> {
         let sock = AsyncFd::new(sock).map_err(|e| io::Error::other(e.to_string()))?;
         Ok(TxRx {
-            sock,
+            path: Path::Direct(sock),
             stats: Cell::new(TxRxStats::default()),
         })
+    }
+
+    /// The path this task's frames take.
+    pub fn frame_path(&self) -> FramePath {
+        match &self.path {
+            Path::Direct(_) => FramePath::Direct,
+            Path::Relay(r) => FramePath::Relay {
+                ring: r.borrow().ring,
+            },
+        }
+    }
+
+    /// The relay thread's counters ([`FramePath::Relay`] only).
+    pub fn relay_stats(&self) -> Option<RelayStats> {
+        match &self.path {
+            Path::Direct(_) => None,
+            Path::Relay(r) => Some(r.borrow().thread.stats()),
+        }
     }
 
     /// The counters so far.
@@ -82,10 +185,18 @@ impl TxRx {
         let mut buf = [0u8; MAX_FRAME];
         poll_fn(|cx| {
             tx.replace_waker(cx.waker());
-            if let Err(e) = self.send_all(&mut tx, cx) {
-                return Poll::Ready(Err(e));
-            }
-            if let Err(e) = self.receive_all(&mut rx, &mut buf, cx) {
+            let r = match &self.path {
+                Path::Direct(sock) => self
+                    .send_all(sock, &mut tx, cx)
+                    .and_then(|()| self.receive_all(sock, &mut rx, &mut buf, cx)),
+                Path::Relay(relay) => {
+                    // Borrowed only inside this poll, by this task alone.
+                    let mut relay = relay.borrow_mut();
+                    self.relay_send(&mut relay, &mut tx, cx)
+                        .and_then(|()| self.relay_receive(&mut relay, &mut rx, cx))
+                }
+            };
+            if let Err(e) = r {
                 return Poll::Ready(Err(e));
             }
             if tx.should_exit() || rx.should_exit() {
@@ -103,11 +214,16 @@ impl TxRx {
         self.stats.set(s);
     }
 
-    fn send_all(&self, tx: &mut PduTx<'_>, cx: &mut Context<'_>) -> io::Result<()> {
+    fn send_all(
+        &self,
+        sock: &AsyncFd<PacketSocket>,
+        tx: &mut PduTx<'_>,
+        cx: &mut Context<'_>,
+    ) -> io::Result<()> {
         loop {
             // Wait for room before taking a frame: a frame taken and not sent goes back to
             // ethercrab's queue, but would be taken again at once.
-            match self.sock.poll_write_ready(cx) {
+            match sock.poll_write_ready(cx) {
                 Poll::Pending => return Ok(()),
                 Poll::Ready(Err(e)) => return Err(io::Error::other(e.to_string())),
                 Poll::Ready(Ok(_)) => {}
@@ -116,15 +232,16 @@ impl TxRx {
                 return Ok(());
             };
             let mut full = false;
-            let sent = frame.send_blocking(|data| {
-                match self.sock.try_io(Direction::Write, |s| s.send(data)) {
-                    Ok(n) => Ok(n),
-                    Err(e) => {
-                        full = e.kind() == io::ErrorKind::WouldBlock;
-                        Err(ethercrab::error::Error::SendFrame)
-                    }
-                }
-            });
+            let sent =
+                frame.send_blocking(
+                    |data| match sock.try_io(Direction::Write, |s| s.send(data)) {
+                        Ok(n) => Ok(n),
+                        Err(e) => {
+                            full = e.kind() == io::ErrorKind::WouldBlock;
+                            Err(ethercrab::error::Error::SendFrame)
+                        }
+                    },
+                );
             match sent {
                 Ok(_) => self.bump(|s| s.sent += 1),
                 Err(_) if full => self.bump(|s| s.send_full += 1),
@@ -135,12 +252,13 @@ impl TxRx {
 
     fn receive_all(
         &self,
+        sock: &AsyncFd<PacketSocket>,
         rx: &mut PduRx<'_>,
         buf: &mut [u8; MAX_FRAME],
         cx: &mut Context<'_>,
     ) -> io::Result<()> {
         loop {
-            let mut guard = match self.sock.poll_read_ready(cx) {
+            let mut guard = match sock.poll_read_ready(cx) {
                 Poll::Pending => return Ok(()),
                 Poll::Ready(Err(e)) => return Err(io::Error::other(e.to_string())),
                 Poll::Ready(Ok(g)) => g,
@@ -152,10 +270,115 @@ impl TxRx {
                 Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Ok(Err(e)) => return Err(e),
             };
-            match rx.receive_frame(&buf[..n]) {
-                Ok(ReceiveAction::Processed) => self.bump(|s| s.received += 1),
-                Ok(ReceiveAction::Ignored) => self.bump(|s| s.ignored += 1),
-                Err(_) => self.bump(|s| s.rejected += 1),
+            self.count_received(rx.receive_frame(&buf[..n]));
+        }
+    }
+
+    fn count_received(&self, r: Result<ReceiveAction, ethercrab::error::Error>) {
+        match r {
+            Ok(ReceiveAction::Processed) => self.bump(|s| s.received += 1),
+            Ok(ReceiveAction::Ignored) => self.bump(|s| s.ignored += 1),
+            Err(_) => self.bump(|s| s.rejected += 1),
+        }
+    }
+
+    fn relay_gone(relay: &RelayRt) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            format!(
+                "the in-band relay thread ended: {}",
+                relay.thread.error().unwrap_or("no error recorded")
+            ),
+        )
+    }
+
+    /// Relay path: each sendable frame as one record into the xbuf (one `oob_write` on the
+    /// EVL backend). A full ring leaves the frame with ethercrab and waits for room.
+    fn relay_send(
+        &self,
+        relay: &mut RelayRt,
+        tx: &mut PduTx<'_>,
+        cx: &mut Context<'_>,
+    ) -> io::Result<()> {
+        let RelayRt {
+            stream,
+            tx: buf,
+            thread,
+            ..
+        } = relay;
+        loop {
+            let Some(frame) = tx.next_sendable_frame() else {
+                return Ok(());
+            };
+            let mut full = false;
+            let mut failed = None;
+            let sent = frame.send_blocking(|data| {
+                let record = match relay::encode(buf, data) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        failed = Some(e);
+                        return Err(ethercrab::error::Error::SendFrame);
+                    }
+                };
+                match Pin::new(&mut *stream).poll_write(cx, record) {
+                    // Records are written whole: all or nothing.
+                    Poll::Ready(Ok(n)) if n == record.len() => Ok(data.len()),
+                    Poll::Ready(Ok(n)) => {
+                        failed = Some(io::Error::other(format!(
+                            "relay xbuf: short write of {n} of {} bytes",
+                            record.len()
+                        )));
+                        Err(ethercrab::error::Error::SendFrame)
+                    }
+                    Poll::Ready(Err(e)) => {
+                        failed = Some(e);
+                        Err(ethercrab::error::Error::SendFrame)
+                    }
+                    Poll::Pending => {
+                        full = true;
+                        Err(ethercrab::error::Error::SendFrame)
+                    }
+                }
+            });
+            match sent {
+                Ok(_) => self.bump(|s| s.sent += 1),
+                // The frame stays queued; the xbuf's write readiness wakes the task.
+                Err(_) if full => {
+                    self.bump(|s| s.send_full += 1);
+                    return Ok(());
+                }
+                Err(e) => {
+                    return Err(match (failed, thread.error()) {
+                        (Some(f), Some(t)) => {
+                            io::Error::new(f.kind(), format!("{f} (relay thread: {t})"))
+                        }
+                        (Some(f), None) => f,
+                        (None, _) => io::Error::other(format!("sending a frame: {e}")),
+                    })
+                }
+            }
+        }
+    }
+
+    /// Relay path: every record the relay thread wrote (`oob_read`s on the EVL backend).
+    fn relay_receive(
+        &self,
+        relay: &mut RelayRt,
+        rx: &mut PduRx<'_>,
+        cx: &mut Context<'_>,
+    ) -> io::Result<()> {
+        loop {
+            let want = relay.rx.unfilled();
+            let n = match Pin::new(&mut relay.stream).poll_read(cx, want) {
+                Poll::Pending => return Ok(()),
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Poll::Ready(Err(e)) => return Err(e),
+                // End of stream: the relay thread dropped its end.
+                Poll::Ready(Ok(0)) => return Err(Self::relay_gone(relay)),
+                Poll::Ready(Ok(n)) => n,
+            };
+            if let Some(len) = relay.rx.advance(n)? {
+                self.count_received(rx.receive_frame(relay.rx.frame(len)));
             }
         }
     }

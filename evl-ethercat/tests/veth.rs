@@ -5,7 +5,9 @@
 //! Init to OP, then 10,000 process-data cycles at 1 kHz from an evl `Interval`: each cycle
 //! writes a fresh value to every device's outputs, and reads it back from its inputs (the
 //! emulator wires outputs to inputs) with the expected working counter. The cycles after
-//! warm-up allocate nothing on the executor thread.
+//! warm-up allocate nothing on the executor thread and, on the EVL core, switch it in-band 0
+//! times. The 10,000-cycle test takes the backend's own frame path (direct socket on the
+//! host, the in-band relay on EVL); a 2,000-cycle one takes the relay on either backend.
 
 mod emulator;
 
@@ -13,7 +15,7 @@ use emulator::netns::Veth;
 use ethercrab::{MainDevice, MainDeviceConfig, PduStorage, SubDeviceState, Timeouts};
 use evl::time::{self, MissedTicks};
 use evl::Executor;
-use evl_ethercat::TxRx;
+use evl_ethercat::{FramePath, RelayStats, TxRx, TxRxStats};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -22,38 +24,77 @@ static ALLOCATOR: evl_alloc_count::CountingAlloc = evl_alloc_count::CountingAllo
 
 const DEVICES: usize = 2;
 const CYCLES: u32 = 10_000;
+const RELAY_CYCLES: u32 = 2_000;
 const WARM_UP: u32 = 100;
-
-static PDU_STORAGE: PduStorage<16, { PduStorage::element_size(1100) }> = PduStorage::new();
 
 fn value(cycle: u32, device: usize) -> u32 {
     cycle.wrapping_mul(0x9E37_79B9) ^ (device as u32) << 28
 }
 
-#[test]
-fn ethercrab_reaches_op_over_veth_and_loops_back_10000_cycles_without_allocating() {
+/// What one run of the cycle test measured.
+struct Outcome {
+    allocs: usize,
+    inband_switches: Option<u64>,
+    stats: TxRxStats,
+    relay: Option<RelayStats>,
+}
+
+/// The executor thread's switches to the in-band stage so far (`None` on the host backend).
+fn inband_switches() -> Option<u64> {
+    evl::core::Thread::current_core_stats()
+        .expect("core stats")
+        .map(|s| s.inband_switches)
+}
+
+/// Init to OP over a fresh veth pair, then `cycles` looped-back cycles through `path`
+/// (`None`: what `TxRx::open` picks for the backend), asserting every cycle's values and
+/// working counter. `None` when skipped (not root).
+fn run_cycles(
+    storage: &'static PduStorage<16, { PduStorage::element_size(1100) }>,
+    path: Option<FramePath>,
+    cycles: u32,
+) -> Option<Outcome> {
     let mut net = match Veth::setup() {
         Ok(n) => n,
         Err(why) => {
             eprintln!("SKIPPED (needs root and iproute2 for a veth pair in a namespace): {why}");
-            return;
+            return None;
         }
     };
     net.start_emulator(DEVICES)
         .expect("emulator on the far end");
-    let ex = Executor::builder().slot_size(4096).build().unwrap();
+    // SCHED_FIFO: on the EVL core a weak (SCHED_OTHER) attached thread is moved back
+    // in-band after every out-of-band call, by design, so only a real-time one can show 0
+    // switches. On the host, where FIFO may be refused, the default serves (values only).
+    let ex = match Executor::builder().slot_size(4096).priority(10).build() {
+        Ok(ex) => ex,
+        Err(e) if evl::core::backend::current().ok() == Some(evl::Backend::Host) => {
+            eprintln!("note: SCHED_FIFO refused ({e}); the executor runs at the default policy");
+            Executor::builder().slot_size(4096).build().unwrap()
+        }
+        Err(e) => panic!("a SCHED_FIFO executor on the EVL core: {e}"),
+    };
     let host_if = net.host_if.clone();
-    let (allocs, stats, cycles) = ex.block_on(async {
-        let (tx, rx, pdu_loop) = PDU_STORAGE.try_split().expect("split once");
-        let txrx = Rc::new(TxRx::open(&host_if).expect("packet socket"));
+    let outcome = ex.block_on(async {
+        let (tx, rx, pdu_loop) = storage.try_split().expect("split once");
+        let txrx = match path {
+            None => TxRx::open(&host_if),
+            Some(p) => TxRx::open_with(&host_if, p),
+        };
+        let txrx = Rc::new(txrx.expect("frame path"));
+        if let Some(p) = path {
+            assert_eq!(txrx.frame_path(), p);
+        }
         let t2 = txrx.clone();
         let _io = ex
             .spawn_local(async move { t2.run(tx, rx).await.map(|_| ()) })
             .unwrap();
-        // Values, not timing: a loaded machine may stall the emulator's thread for longer
-        // than ethercrab's 30 ms default, which would fail the test for nothing.
+        // Values, not timing: a loaded machine (or an emulated one, under qemu) may stall
+        // the emulator's thread for longer than ethercrab's defaults (30 ms a PDU, 10 ms an
+        // EEPROM read), which would fail the test for nothing.
         let timeouts = Timeouts {
             pdu: Duration::from_secs(2),
+            eeprom: Duration::from_secs(2),
             ..Timeouts::default()
         };
         let md = MainDevice::new(pdu_loop, timeouts, MainDeviceConfig::default());
@@ -71,9 +112,10 @@ fn ethercrab_reaches_op_over_veth_and_loops_back_10000_cycles_without_allocating
         let mut tick = time::interval(Duration::from_millis(1))
             .unwrap()
             .with_policy(MissedTicks::Skip);
-        let mut allocs = 0;
-        for cycle in 0..CYCLES {
+        let mut switches_before = None;
+        for cycle in 0..cycles {
             if cycle == WARM_UP {
+                switches_before = inband_switches();
                 evl_alloc_count::start_counting();
             }
             tick.tick().await.unwrap();
@@ -83,7 +125,11 @@ fn ethercrab_reaches_op_over_veth_and_loops_back_10000_cycles_without_allocating
             }
             let r = match group.tx_rx(&md).await {
                 Ok(r) => r,
-                Err(e) => panic!("tx_rx at cycle {cycle}: {e:?}; frames {:?}", txrx.stats()),
+                Err(e) => panic!(
+                    "tx_rx at cycle {cycle}: {e:?}; frames {:?}, relay {:?}",
+                    txrx.stats(),
+                    txrx.relay_stats()
+                ),
             };
             // Per device: +1 inputs read, +2 outputs written.
             assert_eq!(r.working_counter, 3 * DEVICES as u16, "cycle {cycle}");
@@ -93,14 +139,60 @@ fn ethercrab_reaches_op_over_veth_and_loops_back_10000_cycles_without_allocating
                 assert_eq!(got, value(cycle, i), "cycle {cycle}, device {i}");
             }
         }
-        allocs += evl_alloc_count::stop_counting();
-        (allocs, txrx.stats(), CYCLES)
+        let allocs = evl_alloc_count::stop_counting();
+        let inband_switches = match (switches_before, inband_switches()) {
+            (Some(a), Some(b)) => Some(b - a),
+            _ => None,
+        };
+        Outcome {
+            allocs,
+            inband_switches,
+            stats: txrx.stats(),
+            relay: txrx.relay_stats(),
+        }
     });
     let answered = net.stop().expect("emulator");
     eprintln!(
-        "{cycles} cycles, {allocs} allocations after warm-up; frames: {stats:?}; emulator answered {answered}"
+        "{cycles} cycles, path {path:?}: {} allocations after warm-up, in-band switches of the \
+         executor thread {:?}; frames {:?}; relay {:?}; emulator answered {answered}",
+        outcome.allocs, outcome.inband_switches, outcome.stats, outcome.relay
     );
-    assert_eq!(allocs, 0, "allocations in {} cycles", CYCLES - WARM_UP);
-    assert!(stats.sent >= u64::from(CYCLES));
-    assert_eq!(stats.rejected, 0);
+    assert_eq!(
+        outcome.allocs,
+        0,
+        "allocations in {} cycles",
+        cycles - WARM_UP
+    );
+    // On the EVL core the executor thread stays out-of-band through the cycles.
+    assert_eq!(outcome.inband_switches.unwrap_or(0), 0, "in-band switches");
+    assert!(outcome.stats.sent >= u64::from(cycles));
+    assert_eq!(outcome.stats.rejected, 0);
+    Some(outcome)
+}
+
+#[test]
+fn ethercrab_reaches_op_over_veth_and_loops_back_10000_cycles_without_allocating() {
+    // The backend's own path: direct on the host, the in-band relay on the EVL core.
+    static PDU_STORAGE: PduStorage<16, { PduStorage::element_size(1100) }> = PduStorage::new();
+    run_cycles(&PDU_STORAGE, None, CYCLES);
+}
+
+#[test]
+fn the_in_band_relay_path_loops_back_2000_cycles_without_allocating() {
+    static PDU_STORAGE: PduStorage<16, { PduStorage::element_size(1100) }> = PduStorage::new();
+    let Some(out) = run_cycles(
+        &PDU_STORAGE,
+        Some(FramePath::Relay {
+            ring: evl_ethercat::DEFAULT_RING,
+        }),
+        RELAY_CYCLES,
+    ) else {
+        return;
+    };
+    let relay = out.relay.expect("relay counters");
+    // Every frame went through the relay thread, none dropped. (`from_wire` is counted
+    // before the frame is passed on, `to_wire` before the reply can come back.)
+    assert_eq!(relay.to_wire, out.stats.sent);
+    assert!(relay.from_wire >= out.stats.received);
+    assert_eq!(relay.dropped_ring_full + relay.dropped_socket_full, 0);
 }
