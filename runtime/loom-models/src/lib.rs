@@ -11,6 +11,8 @@
 pub mod loom {
     /// Synchronisation types.
     pub mod sync {
+        pub use ::loom::sync::Arc;
+
         /// Atomics.
         pub mod atomic {
             pub use ::loom::sync::atomic::{
@@ -86,6 +88,14 @@ pub mod permits;
 #[path = "../../src/sync/ring.rs"]
 pub mod ring;
 
+/// The lock-free waker slot of oneshot (runtime/src/sync/waker_slot.rs).
+#[path = "../../src/sync/waker_slot.rs"]
+pub mod waker_slot;
+
+/// The oneshot channel (runtime/src/sync/oneshot.rs).
+#[path = "../../src/sync/oneshot.rs"]
+pub mod oneshot;
+
 /// The bridges' and tracing's never-waiting SPSC ring (runtime/src/ring.rs).
 #[path = "../../src/ring.rs"]
 pub mod spsc_ring;
@@ -104,3 +114,6 @@ mod spsc_ring_models;
 
 #[cfg(test)]
 mod notify_models;
+
+#[cfg(test)]
+mod oneshot_models;

@@ -12,7 +12,7 @@
 //! | [`Barrier`] | `n` tasks meet, then all go on |
 //! | [`Notify`] | wake one waiter (or store one permit), or wake every waiter |
 //! | [`AsyncSemaphore`], [`AsyncFlags`] | EVL elements awaited from a task (defined in [`io`](crate::io), re-exported here) |
-//! | `permits`, `ring`, `waiters` | the private lock-free cores (FIFO permit queue, bounded MPSC ring, Notify's waiter list), loom-checked in runtime/loom-models |
+//! | `permits`, `ring`, `waiters`, `waker_slot` | the private lock-free cores (FIFO permit queue, bounded MPSC ring, Notify's waiter list, oneshot's waker slot), loom-checked in runtime/loom-models (with [`oneshot`] itself) |
 //!
 //! Every primitive works between tasks of one executor, between executors on different
 //! threads, and (for the non-async calls) from ordinary threads. A task waiting on one is
@@ -116,6 +116,7 @@ mod ring;
 pub mod rwlock;
 pub mod semaphore;
 mod waiters;
+mod waker_slot;
 pub mod watch;
 
 pub use crate::io::{AsyncFlags, AsyncSemaphore};
