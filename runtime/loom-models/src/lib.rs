@@ -75,8 +75,8 @@ pub mod state;
 #[path = "../../src/executor/inbox.rs"]
 pub mod inbox;
 
-/// The Notify waiter list (runtime/src/sync/waiters.rs).
-#[path = "../../src/sync/waiters.rs"]
+/// The Notify waiter list (runtime/src/sync/waiters/, with its node, batch and wait files).
+#[path = "../../src/sync/waiters/mod.rs"]
 pub mod waiters;
 
 /// The FIFO permit queue behind Semaphore, Mutex, RwLock and mpsc's room
