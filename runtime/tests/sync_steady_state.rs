@@ -42,7 +42,7 @@ fn steady_state(w: &mut dyn Window) -> usize {
                 *RW.write().await += 1;
                 SEM.acquire().await.unwrap().forget();
                 wrx.changed().await.unwrap();
-                assert_eq!(*wrx.borrow_and_update(), r);
+                assert_eq!(wrx.borrow_and_update(), r);
                 assert_eq!(brx.recv().await, Ok(r));
                 to_me.send(r).await.unwrap();
                 BAR.wait().await;

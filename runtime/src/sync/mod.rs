@@ -36,8 +36,8 @@
 //!   its docs say.
 //!
 //! Some paths take an evl-core [`RawLock`](crate::core::lock) for a short, bounded critical
-//! section (no user code inside, except `T::clone` in [`broadcast`] and reading a
-//! [`watch::Ref`]): queueing a waiter on a permit queue, giving permits back while somebody
+//! section (no user code inside, except `T::clone` in [`broadcast`] and [`watch`]'s reads;
+//! [`watch`]'s docs argue why its value sits behind a lock): queueing a waiter on a permit queue, giving permits back while somebody
 //! waits, dropping a queued waiter, closing; [`watch`]'s value; [`broadcast`]'s ring.
 //! Uncontended that lock is one compare-and-swap. Contended, the caller waits for the
 //! holder: on the host a priority-inheriting futex wait (the holder is boosted); on the EVL
@@ -69,7 +69,7 @@
 //! | [`oneshot`] | `channel()` | no | **yes, once** | no |
 //! | | `send`, `try_recv`, `.await`, `close`, `closed().await` | no | no | no |
 //! | [`watch`] | `channel(v)` | no | **yes, once** | no |
-//! | | `send*`, `borrow*` (while the `Ref` lives), `subscribe`, `changed().await` | on the `RawLock` (`changed` not) | no | no |
+//! | | `send*`, `borrow*` (one `T::clone`), `subscribe`, `has_changed`, `changed().await` | on the `RawLock` for one clone or store (`subscribe`, `has_changed`, `changed` not) | no (`send_modify` and `borrow*` clone the value: no if its `Clone` does not) | no |
 //! | [`broadcast`] | `channel(n)` | no | **yes, once** | no |
 //! | | `send`, `try_recv`, `recv().await` | on the `RawLock` (`T::clone` inside it) | no | no |
 //! | [`AsyncSemaphore`], [`AsyncFlags`] | see [what may block](crate::guide::blocking) | | | |
