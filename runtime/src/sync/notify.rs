@@ -1,7 +1,7 @@
 //! [`Notify`]: wake one waiting task (or leave it a permit), or wake every waiting task.
 //!
 //! The shape is tokio's `Notify`, without allocation and without a lock on its common paths:
-//! each waiter is a node inside its pinned [`Notified`] future; the private `sync/waiters.rs`
+//! each waiter is a node inside its pinned [`Notified`] future; the private `sync/waiters/`
 //! holds the whole protocol and argues its safety (and runtime/loom-models checks it).
 //!
 //! # What may block, and on what
