@@ -4,6 +4,9 @@
 //! providing its own `crate::loom`.
 
 pub(crate) mod sync {
+    /// `std`'s `Arc` (loom's under loom, which sees the synchronisation of its last drop).
+    pub(crate) use std::sync::Arc;
+
     pub(crate) mod atomic {
         pub(crate) use std::sync::atomic::{
             fence, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,

@@ -272,7 +272,7 @@ fn oneshot_wakes_a_receiver_on_another_executor_thread() {
 #[test]
 fn watch_changed_sees_the_latest_value_and_the_senders_end() {
     backend();
-    let (tx, mut rx) = watch::channel(0u32);
+    let (mut tx, mut rx) = watch::channel(0u32);
     assert_eq!(rx.has_changed(), Ok(false));
     tx.send(1).unwrap();
     tx.send(2).unwrap();
@@ -280,12 +280,15 @@ fn watch_changed_sees_the_latest_value_and_the_senders_end() {
     let ex = Executor::new().unwrap();
     ex.block_on(async {
         rx.changed().await.unwrap();
-        assert_eq!(*rx.borrow(), 2, "the latest, not every value");
+        assert_eq!(rx.borrow(), 2, "the latest, not every value");
     });
     assert_eq!(rx.has_changed(), Ok(false));
     tx.send_modify(|v| *v += 10);
-    assert!(rx.borrow_and_update().has_changed());
+    assert_eq!(rx.has_changed(), Ok(true));
+    assert_eq!(rx.borrow_and_update(), 12);
+    assert_eq!(rx.has_changed(), Ok(false));
     assert!(!tx.send_if_modified(|_| false));
+    assert_eq!(rx.has_changed(), Ok(false), "not modified: not told");
     let (c, w) = counter();
     {
         let mut ch = pin!(rx.changed());
@@ -298,7 +301,7 @@ fn watch_changed_sees_the_latest_value_and_the_senders_end() {
     assert_eq!(tx.receiver_count(), 2);
     drop(tx);
     assert_eq!(rx.has_changed(), Err(err(&mut rx2)));
-    assert_eq!(*rx.borrow(), 20);
+    assert_eq!(rx.borrow(), 20);
 }
 
 fn err(rx: &mut watch::Receiver<u32>) -> watch::RecvError {
@@ -318,7 +321,7 @@ fn watch_send_fails_without_receivers() {
     assert!(tx.is_closed());
     assert_eq!(tx.send(2).unwrap_err().0, 2);
     let rx = tx.subscribe();
-    assert_eq!(*rx.borrow(), 1);
+    assert_eq!(rx.borrow(), 1);
 }
 
 #[test]
@@ -338,14 +341,73 @@ fn watch_across_executors_reaches_the_final_value() {
     let last = Executor::new().unwrap().block_on(async move {
         let mut last = 0;
         while rx.changed().await.is_ok() {
-            let v = *rx.borrow_and_update();
+            let v = rx.borrow_and_update();
             assert!(v >= last, "never goes back");
             last = v;
         }
-        *rx.borrow()
+        rx.borrow()
     });
     t.join().unwrap();
     assert_eq!(last, N);
+}
+
+/// Reading and writing the value in any order on one thread (a read inside a modification,
+/// a send right after a read, the sender's own read) never waits for itself: no guard
+/// holds the lock, and no caller closure runs under it.
+#[test]
+fn watch_reads_and_writes_on_one_thread_in_any_order() {
+    let (mut tx, mut rx) = watch::channel(vec![1u32]);
+    let v = rx.borrow();
+    tx.send(vec![v[0] + 1]).unwrap();
+    assert_eq!(tx.borrow(), [2]);
+    tx.send_modify(|v| {
+        // The receiver and the sender's old value, read while modifying.
+        let seen = rx.borrow();
+        v.push(seen[0] * 10);
+    });
+    assert_eq!(rx.borrow_and_update(), [2, 20]);
+    let changed = tx.send_if_modified(|v| {
+        let now = rx.borrow();
+        v.push(now.len() as u32);
+        now.len() == 2
+    });
+    assert!(changed);
+    assert_eq!(rx.has_changed(), Ok(true));
+    assert_eq!(rx.borrow(), [2, 20, 2]);
+    assert_eq!(tx.send_replace(vec![]), [2, 20, 2]);
+    assert_eq!(rx.borrow_and_update(), Vec::<u32>::new());
+}
+
+/// Senders and readers on several threads hammer one channel; every read is a whole value
+/// (the two halves written together agree) and never older than one read before it.
+#[test]
+fn watch_reads_are_whole_values_across_threads() {
+    let (mut tx, rx) = watch::channel((0u64, !0u64));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let rx = rx.clone();
+            std::thread::spawn(move || {
+                let mut last = 0;
+                for _ in 0..20_000 {
+                    let (a, b) = rx.borrow();
+                    assert_eq!(a, !b, "a torn value");
+                    assert!(a >= last, "went back");
+                    last = a;
+                }
+            })
+        })
+        .collect();
+    for i in 1..=20_000u64 {
+        if i % 2 == 0 {
+            tx.send((i, !i)).unwrap();
+        } else {
+            tx.send_modify(|v| *v = (i, !i));
+        }
+    }
+    for r in readers {
+        r.join().unwrap();
+    }
+    assert_eq!(rx.borrow(), (20_000, !20_000));
 }
 
 // ---- broadcast ----

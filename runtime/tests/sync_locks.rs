@@ -370,3 +370,34 @@ fn cancelled_locks_racing_across_three_executors_lose_nothing() {
     assert_eq!(S.available_permits(), 2, "every permit back");
     assert!(S.try_acquire_many(2).is_ok(), "no waiter left queued");
 }
+
+/// Three executors on three threads meet at one `Barrier` for many rounds: nobody leaves a
+/// round before all three arrived in it, and each round has exactly one leader.
+#[test]
+fn a_barrier_across_three_threads_holds_every_round_with_one_leader() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    backend();
+    const N: usize = 3;
+    const R: usize = 500;
+    static B: Barrier = Barrier::new(N as u32);
+    static ARRIVED: AtomicUsize = AtomicUsize::new(0);
+    static LEADERS: AtomicUsize = AtomicUsize::new(0);
+    let work = || {
+        Executor::new().unwrap().block_on(async {
+            for k in 0..R {
+                ARRIVED.fetch_add(1, SeqCst);
+                if B.wait().await.is_leader() {
+                    LEADERS.fetch_add(1, SeqCst);
+                }
+                assert!(ARRIVED.load(SeqCst) >= N * (k + 1), "left round {k} early");
+            }
+        })
+    };
+    let ts: Vec<_> = (1..N).map(|_| std::thread::spawn(work)).collect();
+    work();
+    for t in ts {
+        t.join().unwrap();
+    }
+    assert_eq!(ARRIVED.load(SeqCst), N * R);
+    assert_eq!(LEADERS.load(SeqCst), R, "one leader per round");
+}

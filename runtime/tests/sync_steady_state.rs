@@ -5,7 +5,7 @@
 //! wait, reads and writes on doorbell and element fds, PI futex operations): no std futex,
 //! no sleep, nothing in-band on the EVL core.
 
-use evl::sync::{broadcast, mpsc, watch, Barrier, Mutex, RwLock, Semaphore};
+use evl::sync::{broadcast, mpsc, oneshot, watch, Barrier, Mutex, RwLock, Semaphore};
 use evl::Executor;
 
 #[global_allocator]
@@ -42,7 +42,7 @@ fn steady_state(w: &mut dyn Window) -> usize {
                 *RW.write().await += 1;
                 SEM.acquire().await.unwrap().forget();
                 wrx.changed().await.unwrap();
-                assert_eq!(*wrx.borrow_and_update(), r);
+                assert_eq!(wrx.borrow_and_update(), r);
                 assert_eq!(brx.recv().await, Ok(r));
                 to_me.send(r).await.unwrap();
                 BAR.wait().await;
@@ -147,4 +147,36 @@ fn sync_steady_state_makes_no_system_call_outside_the_allow_list() {
         &[("EVL_SYNC_GUARD", "1")],
     );
     assert!(out.ok(), "{}", out.explain());
+}
+
+/// `oneshot` between two executors on two threads: the channels are made first (one
+/// allocation each); then each round the measured executor awaits a value from the peer
+/// and sends one back: no allocation on its thread.
+#[test]
+fn oneshot_send_and_receive_allocate_nothing_after_channel() {
+    host();
+    const N: u64 = 500;
+    let (to_me, from_peer): (Vec<_>, Vec<_>) = (0..N).map(|_| oneshot::channel::<u64>()).unzip();
+    let (to_peer, from_me): (Vec<_>, Vec<_>) = (0..N).map(|_| oneshot::channel::<u64>()).unzip();
+    let peer = std::thread::spawn(move || {
+        Executor::new().unwrap().block_on(async move {
+            for (i, (tx, rx)) in to_me.into_iter().zip(from_me).enumerate() {
+                tx.send(i as u64).unwrap();
+                assert_eq!(rx.await, Ok(i as u64 + 1000));
+            }
+        })
+    });
+    let (allocs, got) = Executor::new().unwrap().block_on(async move {
+        evl_alloc_count::start_counting();
+        let mut got = 0;
+        for (rx, tx) in from_peer.into_iter().zip(to_peer) {
+            let v = rx.await.unwrap();
+            tx.send(v + 1000).unwrap();
+            got += 1;
+        }
+        (evl_alloc_count::stop_counting(), got)
+    });
+    peer.join().unwrap();
+    assert_eq!(got, N);
+    assert_eq!(allocs, 0, "allocations after channel()");
 }

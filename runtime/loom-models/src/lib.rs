@@ -11,6 +11,8 @@
 pub mod loom {
     /// Synchronisation types.
     pub mod sync {
+        pub use ::loom::sync::Arc;
+
         /// Atomics.
         pub mod atomic {
             pub use ::loom::sync::atomic::{
@@ -73,8 +75,8 @@ pub mod state;
 #[path = "../../src/executor/inbox.rs"]
 pub mod inbox;
 
-/// The Notify waiter list (runtime/src/sync/waiters.rs).
-#[path = "../../src/sync/waiters.rs"]
+/// The Notify waiter list (runtime/src/sync/waiters/, with its node, batch and wait files).
+#[path = "../../src/sync/waiters/mod.rs"]
 pub mod waiters;
 
 /// The FIFO permit queue behind Semaphore, Mutex, RwLock and mpsc's room
@@ -85,6 +87,14 @@ pub mod permits;
 /// The bounded MPSC ring behind mpsc (runtime/src/sync/ring.rs).
 #[path = "../../src/sync/ring.rs"]
 pub mod ring;
+
+/// The lock-free waker slot of oneshot (runtime/src/sync/waker_slot.rs).
+#[path = "../../src/sync/waker_slot.rs"]
+pub mod waker_slot;
+
+/// The oneshot channel (runtime/src/sync/oneshot.rs).
+#[path = "../../src/sync/oneshot.rs"]
+pub mod oneshot;
 
 /// The bridges' and tracing's never-waiting SPSC ring (runtime/src/ring.rs).
 #[path = "../../src/ring.rs"]
@@ -104,3 +114,6 @@ mod spsc_ring_models;
 
 #[cfg(test)]
 mod notify_models;
+
+#[cfg(test)]
+mod oneshot_models;

@@ -2,7 +2,8 @@
 //! no notification is lost or doubled when notifiers, first polls, re-polls with a new waker
 //! and cancellations race, and whoever holds the list token does the others' list work.
 
-use crate::waiters::{Wait, Waiters};
+use crate::waiters::wait::Wait;
+use crate::waiters::Waiters;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
 use std::pin::Pin;

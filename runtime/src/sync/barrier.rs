@@ -2,6 +2,14 @@
 //!
 //! One atomic word (the round and the number arrived in it) and a [`Notify`]
 //! that the last arrival's `notify_waiters` releases: lock-free, no allocation.
+//!
+//! Its own protocol is one compare-and-swap loop on that word (an arrival either completes
+//! the round, bumping it, or counts itself in it) and [`Notify`]'s guarantee that a
+//! `Notified` created before a `notify_waiters` is completed by it however its polls
+//! interleave with the call: the latter is what the loom model
+//! `notify_waiters_completes_a_wait_created_before_it` (runtime/loom-models) checks, and
+//! `wait` creates its `Notified` before it reads the round. So it has no loom model of its
+//! own; runtime/tests/sync_locks.rs runs it across threads.
 
 use super::Notify;
 use core::fmt;

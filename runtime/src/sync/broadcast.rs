@@ -7,6 +7,18 @@
 //! [`RecvError::Lagged`] with the number it missed, then goes on from the oldest value
 //! still held. [`channel`] allocates once; nothing after (values stay in their slot until
 //! overwritten, or until the channel is dropped).
+//!
+//! # Why a lock
+//! Every receiver gets its own clone of each value, so a read is a `T::clone` of a slot
+//! the sender may be about to overwrite (the ring drops the oldest, never waits). Lock-free,
+//! that needs either a per-slot sequence number with readers that copy and retry (sound only
+//! for values read with atomic loads: a torn `T` must never be cloned) or per-slot reader
+//! counts that the sender waits on before it overwrites (an unbounded wait of the sender on
+//! its slowest reader, without priority inheritance). The lock instead is held for one slot
+//! write or one clone: uncontended one compare-and-swap each way on both backends;
+//! contended, a priority-inheriting futex wait on the host and short out-of-band sleeps on
+//! the EVL backend (see [`RawLock`](crate::core::lock)). No caller code but `T::clone` runs
+//! under it, and no method returns a guard, so a thread never asks for it while holding it.
 
 use super::Notify;
 use crate::loom::lock::RawLock;

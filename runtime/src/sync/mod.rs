@@ -12,7 +12,7 @@
 //! | [`Barrier`] | `n` tasks meet, then all go on |
 //! | [`Notify`] | wake one waiter (or store one permit), or wake every waiter |
 //! | [`AsyncSemaphore`], [`AsyncFlags`] | EVL elements awaited from a task (defined in [`io`](crate::io), re-exported here) |
-//! | `permits`, `ring`, `waiters` | the private lock-free cores (FIFO permit queue, bounded MPSC ring, Notify's waiter list), loom-checked in runtime/loom-models |
+//! | `permits`, `ring`, `waiters`, `waker_slot` | the private lock-free cores (FIFO permit queue, bounded MPSC ring, Notify's waiter list, oneshot's waker slot), loom-checked in runtime/loom-models (with [`oneshot`] itself) |
 //!
 //! Every primitive works between tasks of one executor, between executors on different
 //! threads, and (for the non-async calls) from ordinary threads. A task waiting on one is
@@ -36,8 +36,8 @@
 //!   its docs say.
 //!
 //! Some paths take an evl-core [`RawLock`](crate::core::lock) for a short, bounded critical
-//! section (no user code inside, except `T::clone` in [`broadcast`] and reading a
-//! [`watch::Ref`]): queueing a waiter on a permit queue, giving permits back while somebody
+//! section (no user code inside, except `T::clone` in [`broadcast`] and [`watch`]'s reads;
+//! [`watch`]'s docs argue why its value sits behind a lock): queueing a waiter on a permit queue, giving permits back while somebody
 //! waits, dropping a queued waiter, closing; [`watch`]'s value; [`broadcast`]'s ring.
 //! Uncontended that lock is one compare-and-swap. Contended, the caller waits for the
 //! holder: on the host a priority-inheriting futex wait (the holder is boosted); on the EVL
@@ -69,7 +69,7 @@
 //! | [`oneshot`] | `channel()` | no | **yes, once** | no |
 //! | | `send`, `try_recv`, `.await`, `close`, `closed().await` | no | no | no |
 //! | [`watch`] | `channel(v)` | no | **yes, once** | no |
-//! | | `send*`, `borrow*` (while the `Ref` lives), `subscribe`, `changed().await` | on the `RawLock` (`changed` not) | no | no |
+//! | | `send*`, `borrow*` (one `T::clone`), `subscribe`, `has_changed`, `changed().await` | on the `RawLock` for one clone or store (`subscribe`, `has_changed`, `changed` not) | no (`send_modify` and `borrow*` clone the value: no if its `Clone` does not) | no |
 //! | [`broadcast`] | `channel(n)` | no | **yes, once** | no |
 //! | | `send`, `try_recv`, `recv().await` | on the `RawLock` (`T::clone` inside it) | no | no |
 //! | [`AsyncSemaphore`], [`AsyncFlags`] | see [what may block](crate::guide::blocking) | | | |
@@ -116,6 +116,7 @@ mod ring;
 pub mod rwlock;
 pub mod semaphore;
 mod waiters;
+mod waker_slot;
 pub mod watch;
 
 pub use crate::io::{AsyncFlags, AsyncSemaphore};

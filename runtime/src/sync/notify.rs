@@ -1,7 +1,7 @@
 //! [`Notify`]: wake one waiting task (or leave it a permit), or wake every waiting task.
 //!
 //! The shape is tokio's `Notify`, without allocation and without a lock on its common paths:
-//! each waiter is a node inside its pinned [`Notified`] future; the private `sync/waiters.rs`
+//! each waiter is a node inside its pinned [`Notified`] future; the private `sync/waiters/`
 //! holds the whole protocol and argues its safety (and runtime/loom-models checks it).
 //!
 //! # What may block, and on what
@@ -26,7 +26,8 @@
 //! A `Notify` used only by the tasks of one executor is never contended: all of this is then
 //! plain atomic operations on one thread.
 
-use super::waiters::{self, List, Wait, Waiters};
+use super::waiters::wait::Wait;
+use super::waiters::{self, List, Waiters};
 use crate::loom::lock::RawLock;
 use crate::loom::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 use core::cell::UnsafeCell;
@@ -34,6 +35,7 @@ use core::future::Future;
 use core::pin::Pin;
 use core::ptr;
 use core::task::{Context, Poll};
+use pin_project_lite::pin_project;
 use std::fmt;
 
 /// Notifies tasks: one at a time, or all that wait.
@@ -135,21 +137,23 @@ impl fmt::Debug for Notify {
     }
 }
 
-/// The future of [`Notify::notified`]: completes when notified.
-///
-/// It holds its own waiter node, so it must be pinned to be polled (`.await` does that).
-/// Dropping it before it completes is cancel-safe (see [`Notify::notified`]).
-#[must_use = "futures do nothing unless awaited"]
-pub struct Notified<'a> {
-    wait: Wait<'a>,
+pin_project! {
+    /// The future of [`Notify::notified`]: completes when notified.
+    ///
+    /// It holds its own waiter node, so it must be pinned to be polled (`.await` does that).
+    /// Dropping it before it completes is cancel-safe (see [`Notify::notified`]).
+    #[must_use = "futures do nothing unless awaited"]
+    pub struct Notified<'a> {
+        #[pin]
+        wait: Wait<'a>,
+    }
 }
 
 impl Future for Notified<'_> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // SAFETY: `wait` is structurally pinned: never moved out of a pinned Notified.
-        unsafe { self.map_unchecked_mut(|n| &mut n.wait) }.poll(cx)
+        self.project().wait.poll(cx)
     }
 }
 

@@ -1,33 +1,37 @@
 //! [`oneshot`](self): one value from one sender to one receiver, once.
 //!
-//! One state word and one waker slot per side ([`atomic_waker::AtomicWaker`], lock-free):
-//! no lock anywhere. [`channel`] allocates the shared part once; sending, receiving and
-//! closing allocate nothing.
+//! One state word and one waker slot per side (`WakerSlot`, lock-free): no lock anywhere.
+//! [`channel`] allocates the shared part once; sending, receiving and closing allocate
+//! nothing.
+//!
+//! The atomics, the value's cell, the `Arc` and the waker slots come through `crate::loom`,
+//! so runtime/loom-models compiles this file against loom and checks every interleaving of
+//! send, receive, close and the drops (`oneshot_models.rs`).
 
-use atomic_waker::AtomicWaker;
-use core::cell::UnsafeCell;
+use super::waker_slot::WakerSlot;
+use crate::loom::cell::UnsafeCell;
+use crate::loom::sync::atomic::{AtomicU32, Ordering::*};
+use crate::loom::sync::Arc;
 use core::fmt;
 use core::future::Future;
 use core::mem::MaybeUninit;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::sync::atomic::{AtomicU8, Ordering::*};
-use std::sync::Arc;
 
 /// A value is stored.
-const VALUE: u8 = 1;
+const VALUE: u32 = 1;
 /// The sender is gone (sent or dropped).
-const TX_GONE: u8 = 2;
+const TX_GONE: u32 = 2;
 /// The receiver is gone or closed.
-const RX_GONE: u8 = 4;
+const RX_GONE: u32 = 4;
 /// The receiver took the value.
-const TAKEN: u8 = 8;
+const TAKEN: u32 = 8;
 
 struct Inner<T> {
-    state: AtomicU8,
+    state: AtomicU32,
     value: UnsafeCell<MaybeUninit<T>>,
-    rx_waker: AtomicWaker,
-    tx_waker: AtomicWaker,
+    rx_waker: WakerSlot,
+    tx_waker: WakerSlot,
 }
 
 // SAFETY: the value is written by the sender, then published by setting VALUE (AcqRel CAS,
@@ -45,16 +49,18 @@ impl<T> Inner<T> {
     /// seen with Acquire, not TAKEN), or written by the sender and never published.
     unsafe fn take(&self) -> T {
         // SAFETY: caller's contract: initialised and ours.
-        unsafe { (*self.value.get()).assume_init_read() }
+        self.value.with_mut(|p| unsafe { (*p).assume_init_read() })
     }
 }
 
 impl<T> Drop for Inner<T> {
     fn drop(&mut self) {
-        let s = *self.state.get_mut();
+        // (A load, not `get_mut`: loom's atomics have no `get_mut`. The `Arc` that drops us
+        // has synchronised with every other owner's last access.)
+        let s = self.state.load(Acquire);
         if s & VALUE != 0 && s & TAKEN == 0 {
             // SAFETY: stored and never taken; we are the last owner.
-            unsafe { self.value.get_mut().assume_init_drop() };
+            self.value.with_mut(|p| unsafe { (*p).assume_init_drop() });
         }
     }
 }
@@ -64,10 +70,10 @@ impl<T> Drop for Inner<T> {
 /// Allocates the shared part (once); nothing after.
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let inner = Arc::new(Inner {
-        state: AtomicU8::new(0),
+        state: AtomicU32::new(0),
         value: UnsafeCell::new(MaybeUninit::uninit()),
-        rx_waker: AtomicWaker::new(),
-        tx_waker: AtomicWaker::new(),
+        rx_waker: WakerSlot::new(),
+        tx_waker: WakerSlot::new(),
     });
     (
         Sender {
@@ -127,7 +133,7 @@ impl<T> Sender<T> {
         };
         // SAFETY: VALUE is not set and only the (one) sender writes the slot; nobody reads
         // it before VALUE is published below.
-        unsafe { (*inner.value.get()).write(value) };
+        inner.value.with_mut(|p| unsafe { (*p).write(value) });
         let mut s = inner.state.load(Acquire);
         loop {
             if s & RX_GONE != 0 {

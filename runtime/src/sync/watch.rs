@@ -1,16 +1,44 @@
 //! [`watch`](self): one value, many readers, each told when it changes.
 //!
-//! The value sits beside an evl-core [`RawLock`](crate::core::lock), held only while a value
-//! is replaced or read through a [`Ref`] (short, bounded: no `.await` may happen under it);
-//! a version word says whether it changed, and a [`Notify`] wakes the
-//! receivers waiting in [`Receiver::changed`]. [`channel`] allocates once; nothing after.
+//! The value sits beside an evl-core [`RawLock`](crate::core::lock); a version word says
+//! whether it changed (read without the lock: [`Receiver::has_changed`] and
+//! [`Receiver::changed`] never take it), and a [`Notify`] wakes the receivers waiting in
+//! [`Receiver::changed`]. [`channel`] allocates once; nothing after.
+//!
+//! # No guard, no user code under the lock
+//! Reading gives a clone ([`Receiver::borrow`], `T: Clone`), not a guard that holds the lock:
+//! the lock is held only for the length of one `T::clone` (a read) or one move of the value
+//! (a send), and no closure of the caller's runs under it ([`Sender::send_modify`] modifies
+//! a clone outside it and stores the result, and takes `&mut Sender` so that no other send
+//! of this channel runs meanwhile). So no thread can hold the lock while it asks for it
+//! again: borrowing, sending and modifying in any order, from any thread, never deadlocks
+//! and never panics (the lock is not recursive). Prefer `Copy` or small plain values on
+//! real-time threads: a clone of a value that owns heap memory allocates.
+//!
+//! # Why a lock and not a lock-free value
+//! The critical sections are a `T::clone` or a move, so the lock is uncontended unless two
+//! threads touch the same channel at the same instant; then the waiter waits one clone.
+//! Uncontended it costs one compare-and-swap to take and one to give back, on both backends;
+//! contended, on the host a priority-inheriting futex wait (the holder is boosted), on the
+//! EVL backend short out-of-band sleeps for an attached thread (no stage switch). The
+//! lock-free designs cost more for a general `T`:
+//! * a seqlock (readers copy the value and retry if a write overlapped) reads torn data
+//!   while a write runs: sound only for values read with atomic loads (a `Copy` type of a
+//!   few words), and a reader can starve while the sender keeps writing;
+//! * slots with reader counts (the sender writes a free slot and publishes its index, a
+//!   reader pins the current slot while it clones) need as many slots as there can be
+//!   readers at once plus two, or else the sender must wait for a reader to unpin — an
+//!   unbounded, *non*-priority-inheriting wait of the real-time sender on a reader of any
+//!   priority, worse than the lock's bounded, inheriting one;
+//! * a pointer swap (`arc-swap`) allocates per value.
+//!
+//! The version word and the wait for a change are lock-free already; only the value itself
+//! is behind the lock.
 
 use super::Notify;
 use crate::loom::lock::RawLock;
 use core::cell::UnsafeCell;
 use core::fmt;
-use core::marker::PhantomData;
-use core::ops::Deref;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::Arc;
 
@@ -30,9 +58,9 @@ struct Shared<T> {
     no_receivers: Notify,
 }
 
-// SAFETY: the value is read and written only under `lock` (Ref holds it; senders take it);
-// it is shared between threads (`&T` from several receivers at different times) and replaced
-// from the sender's thread: `T: Send + Sync`.
+// SAFETY: the value is read (cloned) and written only under `lock`; it is cloned on
+// receivers' threads (`&T` on several threads at different times) and replaced from the
+// sender's thread: `T: Send + Sync`.
 unsafe impl<T: Send + Sync> Sync for Shared<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send + Sync> Send for Shared<T> {}
@@ -97,76 +125,35 @@ impl fmt::Display for RecvError {
 
 impl std::error::Error for RecvError {}
 
-/// A read of the value: holds the value's lock until dropped.
-///
-/// Keep it short: do not `.await`, and do not take a second `Ref` (or send) on the same
-/// channel from the same thread while holding one (the lock is not recursive: that panics).
-pub struct Ref<'a, T> {
-    shared: &'a Shared<T>,
-    changed: bool,
-    _not_send: PhantomData<*const ()>,
-}
-
-impl<T> Ref<'_, T> {
-    /// Whether this value was new to the receiver that borrowed it (always false from the
-    /// sender).
-    pub fn has_changed(&self) -> bool {
-        self.changed
-    }
-}
-
-impl<T> Deref for Ref<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        // SAFETY: we hold the lock: nobody writes the value meanwhile.
-        unsafe { &*self.shared.value.get() }
-    }
-}
-
-impl<T> Drop for Ref<'_, T> {
-    fn drop(&mut self) {
-        // SAFETY: taken when this Ref was made, by this thread (Ref is !Send).
-        unsafe { self.shared.lock.unlock() };
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for Ref<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
-    }
-}
-
 impl<T> Shared<T> {
-    fn borrow(&self, changed: bool) -> Ref<'_, T> {
+    /// Runs `f` (a clone, a replace: never the caller's code) on the value under the lock.
+    fn locked<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         self.lock.lock();
-        Ref {
-            shared: self,
-            changed,
-            _not_send: PhantomData,
-        }
+        // SAFETY: we hold the lock: nobody else reads or writes the value meanwhile.
+        let r = f(unsafe { &mut *self.value.get() });
+        // SAFETY: taken above, on this thread.
+        unsafe { self.lock.unlock() };
+        r
     }
 
-    /// Runs `f` on the value under the lock; if it returns true, publishes a change.
-    fn modify(&self, f: impl FnOnce(&mut T) -> bool) -> bool {
-        self.lock.lock();
-        // SAFETY: we hold the lock.
-        let changed = f(unsafe { &mut *self.value.get() });
-        if changed {
+    /// Stores `value` and publishes a change; returns the old value (for the caller to drop
+    /// outside the lock).
+    fn replace(&self, value: T) -> T {
+        let old = self.locked(|v| {
+            let old = core::mem::replace(v, value);
+            // Under the lock: a reader that clones the new value sees the new version.
             self.version.fetch_add(STEP, Release);
-        }
-        // SAFETY: taken above.
-        unsafe { self.lock.unlock() };
-        if changed {
-            self.changed.notify_waiters();
-        }
-        changed
+            old
+        });
+        self.changed.notify_waiters();
+        old
     }
 }
 
 impl<T> Sender<T> {
     /// Replaces the value and tells every receiver; fails with the value if no receiver is
     /// left (the value is then not stored). Never waits for another thread except for the
-    /// value's lock (held by a reader's [`Ref`]).
+    /// value's lock (held by another thread for one clone or one store).
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         if self.shared.receivers.load(Acquire) == 0 {
             return Err(SendError(value));
@@ -178,33 +165,44 @@ impl<T> Sender<T> {
     /// Replaces the value even with no receiver; returns the old one (dropped by the caller,
     /// outside the lock).
     pub fn send_replace(&self, value: T) -> T {
-        let sh = &*self.shared;
-        sh.lock.lock();
-        // SAFETY: we hold the lock.
-        let old = core::mem::replace(unsafe { &mut *sh.value.get() }, value);
-        sh.version.fetch_add(STEP, Release);
-        // SAFETY: taken above.
-        unsafe { sh.lock.unlock() };
-        sh.changed.notify_waiters();
-        old
+        self.shared.replace(value)
     }
 
-    /// Modifies the value in place and tells every receiver.
-    pub fn send_modify(&self, f: impl FnOnce(&mut T)) {
-        self.shared.modify(|v| {
+    /// Modifies the value and tells every receiver: `f` runs on a clone, outside the lock,
+    /// and the result is stored (so `f` may borrow this channel's receivers). `&mut self`:
+    /// no other send of this channel runs between the clone and the store. The old value is
+    /// dropped here, outside the lock.
+    pub fn send_modify(&mut self, f: impl FnOnce(&mut T))
+    where
+        T: Clone,
+    {
+        self.send_if_modified(|v| {
             f(v);
             true
         });
     }
 
-    /// Modifies the value in place; tells the receivers only if `f` returns true.
-    pub fn send_if_modified(&self, f: impl FnOnce(&mut T) -> bool) -> bool {
-        self.shared.modify(f)
+    /// Modifies the value as [`send_modify`](Sender::send_modify); stores it and tells the
+    /// receivers only if `f` returns true.
+    pub fn send_if_modified(&mut self, f: impl FnOnce(&mut T) -> bool) -> bool
+    where
+        T: Clone,
+    {
+        let mut v = self.borrow();
+        if !f(&mut v) {
+            return false;
+        }
+        drop(self.shared.replace(v));
+        true
     }
 
-    /// Reads the value (see [`Ref`]).
-    pub fn borrow(&self) -> Ref<'_, T> {
-        self.shared.borrow(false)
+    /// A clone of the value (the lock is held for the clone only; see the [module
+    /// docs](self)).
+    pub fn borrow(&self) -> T
+    where
+        T: Clone,
+    {
+        self.shared.locked(|v| v.clone())
     }
 
     /// A new receiver that has seen the current value.
@@ -249,20 +247,27 @@ impl<T> Drop for Sender<T> {
 }
 
 impl<T> Receiver<T> {
-    /// Reads the value without marking it seen (see [`Ref`]).
-    pub fn borrow(&self) -> Ref<'_, T> {
-        let v = self.shared.version.load(Acquire) & !CLOSED;
-        self.shared.borrow(v != self.seen)
+    /// A clone of the value, without marking it seen (the lock is held for the clone only;
+    /// see the [module docs](self)).
+    pub fn borrow(&self) -> T
+    where
+        T: Clone,
+    {
+        self.shared.locked(|v| v.clone())
     }
 
-    /// Reads the value and marks it seen.
-    pub fn borrow_and_update(&mut self) -> Ref<'_, T> {
-        let mut r = self.shared.borrow(false);
-        // Under the lock: no send changes the version meanwhile.
-        let v = self.shared.version.load(Acquire) & !CLOSED;
-        r.changed = v != self.seen;
-        self.seen = v;
-        r
+    /// A clone of the value, marked seen: a later [`changed`](Receiver::changed) waits for a
+    /// newer one.
+    pub fn borrow_and_update(&mut self) -> T
+    where
+        T: Clone,
+    {
+        let (v, version) = self.shared.locked(|v| {
+            // Under the lock: no send changes the version meanwhile.
+            (v.clone(), self.shared.version.load(Acquire) & !CLOSED)
+        });
+        self.seen = version;
+        v
     }
 
     /// Whether the value changed since this receiver last marked it seen; `Err` once the

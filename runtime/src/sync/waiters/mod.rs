@@ -3,8 +3,8 @@
 //! atomics and a loom lock).
 //!
 //! # Shape
-//! A waiter is a node inside its pinned future ([`Wait`]); nothing is allocated. The shared
-//! part ([`Waiters`]) is:
+//! A waiter is a node inside its pinned future ([`Wait`](wait::Wait)); nothing is
+//! allocated. The shared part ([`Waiters`]) is:
 //!
 //! - `state`, one atomic word: a stored permit, a rescan request, the number `P` of
 //!   `notify_one` calls not yet handed to a waiter, and the generation (the number of
@@ -29,7 +29,7 @@
 //! another to finish; a preempted holder only delays the list work, not the callers (a
 //! holder may do the work of operations that raced with it: bounded by the waiters and
 //! notifications they added). Wakers are called after the token is released, at most
-//! [`BATCH`] per pass (their handles wait on the caller's stack).
+//! [`BATCH`](batch::BATCH) per pass (their handles wait on the caller's stack).
 //!
 //! Three rare operations need the list to themselves and take the token with
 //! [`RawLock::lock`], which blocks only while another thread holds it for a pass: dropping a
@@ -64,13 +64,23 @@
 //! generation wraps after 2^42 `notify_waiters` calls, so a future created and first polled
 //! exactly a multiple of 2^42 calls apart would miss them (as a 30-bit counter does in tokio).
 
+//!
+//! # Files
+//! `node.rs`: a waiter node and the FIFO list of them; `batch.rs`: the wakers a pass calls
+//! after it unlocks; `wait.rs`: the owner's side of one wait (the future's core); this file:
+//! the state word and the shared part with its passes.
+
+mod batch;
+mod node;
+pub(crate) mod wait;
+
 use crate::loom::lock::RawLock;
 use crate::loom::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use batch::Batch;
+
 use core::cell::UnsafeCell;
-use core::marker::PhantomPinned;
-use core::pin::Pin;
 use core::ptr;
-use core::task::{Context, Poll, Waker};
+pub(crate) use node::{List, Waiter, ALL, NONE, ONE};
 
 // The state word.
 /// A permit is stored.
@@ -94,155 +104,6 @@ pub(crate) fn pending(s: u64) -> u64 {
 /// The generation: `notify_waiters` calls so far (wrapping at 2^42).
 pub(crate) fn generation(s: u64) -> u64 {
     s >> GEN_SHIFT
-}
-
-/// Not released (yet).
-pub(crate) const NONE: u32 = 0;
-/// Released by a `notify_one`: holds one notification it must pass on if dropped unconsumed.
-pub(crate) const ONE: u32 = 1;
-/// Released by `notify_waiters`.
-pub(crate) const ALL: u32 = 2;
-
-/// Wakers one pass releases before it unlocks and calls them.
-pub(crate) const BATCH: usize = 32;
-
-/// One waiter: a node inside a pinned [`Wait`].
-#[derive(Debug)]
-pub(crate) struct Waiter {
-    prev: UnsafeCell<*const Waiter>,
-    /// The list link, and the `incoming` stack's link before that.
-    next: UnsafeCell<*const Waiter>,
-    /// The waker a release takes.
-    waker: UnsafeCell<Option<Waker>>,
-    /// The generation its future was created in (written before the node is pushed).
-    generation: UnsafeCell<u64>,
-    /// [`NONE`], [`ONE`] or [`ALL`]; leaves `NONE` once, as a holder's last touch.
-    notified: AtomicU32,
-    _pinned: PhantomPinned,
-}
-
-impl Waiter {
-    fn new() -> Self {
-        Waiter {
-            prev: UnsafeCell::new(ptr::null()),
-            next: UnsafeCell::new(ptr::null()),
-            waker: UnsafeCell::new(None),
-            generation: UnsafeCell::new(0),
-            notified: AtomicU32::new(NONE),
-            _pinned: PhantomPinned,
-        }
-    }
-
-    /// How it was released (Acquire: after [`ONE`]/[`ALL`] the node is its owner's alone).
-    fn notified(&self) -> u32 {
-        self.notified.load(Acquire)
-    }
-}
-
-/// The FIFO of listed waiters, oldest at the head. Only the token holder touches it.
-#[derive(Debug)]
-pub(crate) struct List {
-    head: *const Waiter,
-    tail: *const Waiter,
-}
-
-impl List {
-    pub(crate) const fn new() -> Self {
-        List {
-            head: ptr::null(),
-            tail: ptr::null(),
-        }
-    }
-
-    /// Links `w` at the tail.
-    ///
-    /// # Safety
-    /// The token is held; `w` is a pushed node just taken off `incoming` (valid, unlinked).
-    unsafe fn push_back(&mut self, w: *const Waiter) {
-        // SAFETY: caller's contract; the tail, if any, is linked and so valid.
-        unsafe {
-            *(*w).prev.get() = self.tail;
-            *(*w).next.get() = ptr::null();
-            if self.tail.is_null() {
-                self.head = w;
-            } else {
-                *(*self.tail).next.get() = w;
-            }
-        }
-        self.tail = w;
-    }
-
-    /// Unlinks `w`.
-    ///
-    /// # Safety
-    /// The token is held and `w` is linked in this list.
-    unsafe fn unlink(&mut self, w: *const Waiter) {
-        // SAFETY: `w` and its neighbours are linked, hence valid; their links are ours.
-        unsafe {
-            let prev = *(*w).prev.get();
-            let next = *(*w).next.get();
-            if prev.is_null() {
-                self.head = next;
-            } else {
-                *(*prev).next.get() = next;
-            }
-            if next.is_null() {
-                self.tail = prev;
-            } else {
-                *(*next).prev.get() = prev;
-            }
-        }
-    }
-
-    /// Unlinks `w`, takes its waker, publishes `how` (the last touch).
-    ///
-    /// # Safety
-    /// As [`List::unlink`].
-    unsafe fn release(&mut self, w: *const Waiter, how: u32) -> Option<Waker> {
-        // SAFETY: caller's contract: linked, hence valid; its links and waker are ours.
-        let waker = unsafe {
-            self.unlink(w);
-            (*(*w).waker.get()).take()
-        };
-        // SAFETY: still valid: its owner cannot free it before it sees this store (an owner
-        // that finds it unreleased must take the token, which we hold, to unlink it).
-        unsafe { (*w).notified.store(how, Release) };
-        waker
-    }
-}
-
-/// Wakers taken by a pass, called once the token is released.
-struct Batch {
-    wakers: [Option<Waker>; BATCH],
-    n: usize,
-}
-
-impl Batch {
-    fn new() -> Self {
-        Batch {
-            wakers: [const { None }; BATCH],
-            n: 0,
-        }
-    }
-
-    fn is_full(&self) -> bool {
-        self.n == BATCH
-    }
-
-    fn push(&mut self, w: Option<Waker>) {
-        self.wakers[self.n] = w;
-        self.n += 1;
-    }
-
-    /// Calls every waker (a panicking one drops the rest, uncalled, as it unwinds).
-    fn wake_all(&mut self) {
-        for w in self.wakers[..self.n].iter_mut() {
-            if let Some(w) = w.take() {
-                w.wake();
-            }
-        }
-        self.n = 0;
-    }
 }
 
 /// The shared part of a `Notify`. Built field by field (the `Notify` does it in a `const fn`;
@@ -564,210 +425,5 @@ impl Waiters {
     fn has_work(&self) -> bool {
         let s = self.state.load(SeqCst);
         s & RESCAN != 0 || pending(s) != 0
-    }
-}
-
-/// Where a [`Wait`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stage {
-    /// Not polled yet: not pushed.
-    Init,
-    /// Pushed (listed, or released: the node's `notified` word says which).
-    Waiting,
-    /// Completed.
-    Done,
-}
-
-/// The owner's side of one wait: the node and what only the owner touches. Must be pinned
-/// to be polled; dropping it unlinks its node (see [`Waiters`]).
-#[derive(Debug)]
-pub(crate) struct Wait<'a> {
-    waiters: &'a Waiters,
-    /// The generation at creation.
-    generation: u64,
-    stage: Stage,
-    /// A clone of the waker the node holds: compared without the token on every poll.
-    last: Option<Waker>,
-    node: Waiter,
-}
-
-// SAFETY: the node is reached by other threads only through the protocol of the module docs
-// (atomics, or under the token); the owner-only fields go with the owner. Wakers are Send.
-unsafe impl Send for Wait<'_> {}
-// SAFETY: `&Wait` gives access to nothing but the stage (plain data, `Debug`).
-unsafe impl Sync for Wait<'_> {}
-
-impl<'a> Wait<'a> {
-    /// A wait on `waiters`, created now (a `notify_waiters` from now on completes it).
-    pub(crate) fn new(waiters: &'a Waiters) -> Self {
-        Wait {
-            waiters,
-            generation: generation(waiters.state.load(SeqCst)),
-            stage: Stage::Init,
-            last: None,
-            node: Waiter::new(),
-        }
-    }
-
-    pub(crate) fn stage(&self) -> Stage {
-        self.stage
-    }
-
-    fn done(&mut self) -> Poll<()> {
-        self.stage = Stage::Done;
-        Poll::Ready(())
-    }
-
-    /// Polls: completes once notified (by a permit, `notify_one`, or a `notify_waiters` since
-    /// creation).
-    pub(crate) fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // SAFETY: nothing is moved out: the node is used in place (structurally pinned).
-        let this = unsafe { self.get_unchecked_mut() };
-        match this.stage {
-            Stage::Init => this.poll_first(cx),
-            Stage::Waiting => this.poll_again(cx),
-            Stage::Done => Poll::Ready(()),
-        }
-    }
-
-    fn poll_first(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let w = self.waiters;
-        let mut s = w.state.load(SeqCst);
-        loop {
-            if generation(s) != self.generation {
-                return self.done(); // notify_waiters was called since creation
-            }
-            if s & PERMIT == 0 {
-                break;
-            }
-            match w
-                .state
-                .compare_exchange_weak(s, s & !PERMIT, SeqCst, SeqCst)
-            {
-                Ok(_) => return self.done(), // consumed the permit
-                Err(x) => s = x,
-            }
-        }
-        // Clones are user code: before anything is published.
-        let waker = cx.waker().clone();
-        self.last = Some(waker.clone());
-        // SAFETY: the node is not pushed yet: its fields are ours.
-        unsafe {
-            *self.node.waker.get() = Some(waker);
-            *self.node.generation.get() = self.generation;
-        }
-        self.stage = Stage::Waiting;
-        let node = &self.node as *const Waiter as *mut Waiter;
-        let mut head = w.incoming.load(Relaxed);
-        loop {
-            // SAFETY: the link is ours until the CAS publishes the node.
-            unsafe { *(*node).next.get() = head };
-            match w
-                .incoming
-                .compare_exchange_weak(head, node, SeqCst, Relaxed)
-            {
-                Ok(_) => break,
-                Err(h) => head = h,
-            }
-        }
-        // A permit stored, or a notify_waiters made, between the check above and the push
-        // may have missed this node: claim the permit for the oldest waiter / ask for a
-        // rescan. (Each side writes, fences, then reads the other's word: one of them sees
-        // the other.)
-        fence(SeqCst);
-        let mut s = w.state.load(SeqCst);
-        let post = loop {
-            let stale = generation(s) != self.generation;
-            let mut new = s;
-            if s & PERMIT != 0 && pending(s) < P_MAX {
-                new = (s & !PERMIT) + P_ONE;
-            }
-            if stale {
-                new |= RESCAN;
-            }
-            if new == s {
-                // RESCAN may already be set by a pass that drained before our push: post
-                // all the same, so that a pass starts after it.
-                break stale;
-            }
-            match w.state.compare_exchange_weak(s, new, SeqCst, SeqCst) {
-                Ok(_) => break true,
-                Err(x) => s = x,
-            }
-        };
-        if post {
-            w.post();
-        }
-        if self.node.notified() != NONE {
-            return self.done();
-        }
-        Poll::Pending
-    }
-
-    fn poll_again(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.node.notified() != NONE {
-            return self.done();
-        }
-        let w = self.waiters;
-        if self.last.as_ref().is_some_and(|l| l.will_wake(cx.waker())) {
-            if w.has_work() {
-                w.run();
-            }
-        } else {
-            // A different waker: the node's is the token holder's to read, so swap it under
-            // the token (the one wait here, see the module docs).
-            let new = cx.waker().clone();
-            let keep = new.clone();
-            let node: *const Waiter = &self.node;
-            let old = w.locked(|_| {
-                // SAFETY: our node, pinned in place.
-                let n = unsafe { &*node };
-                if n.notified() == NONE {
-                    // SAFETY: token held and node unreleased: its waker is ours to change.
-                    unsafe { (*n.waker.get()).replace(new) }
-                } else {
-                    Some(new) // released meanwhile: completes below
-                }
-            });
-            drop(old); // user code, outside the token
-            self.last = Some(keep);
-        }
-        if self.node.notified() != NONE {
-            return self.done();
-        }
-        Poll::Pending
-    }
-}
-
-impl Drop for Wait<'_> {
-    fn drop(&mut self) {
-        if self.stage != Stage::Waiting {
-            return; // never pushed, or completed
-        }
-        let w = self.waiters;
-        match self.node.notified() {
-            ALL => return,
-            ONE => return w.notify_one(), // chosen but not completed: pass it on
-            _ => {}
-        }
-        let node: *const Waiter = &self.node;
-        let forward = w.locked(|list| {
-            // SAFETY: we hold the token; the node may still be on `incoming`.
-            unsafe { w.drain(list) };
-            // SAFETY: our node, valid (we are dropping it in place: pinned).
-            match unsafe { (*node).notified() } {
-                NONE => {
-                    // SAFETY: unreleased and drained: linked in the list.
-                    unsafe { list.unlink(node) };
-                    w.listed.fetch_sub(1, SeqCst);
-                    false
-                }
-                ONE => true,
-                _ => false,
-            }
-        });
-        if forward {
-            w.notify_one();
-        }
     }
 }
