@@ -3,8 +3,8 @@
 //!
 //! | bridge | real-time end | in-band end |
 //! |---|---|---|
-//! | [`to_inband`] | [`RtSender`]: `try_send`, never waits | [`Receiver`]: blocking `recv`, or a descriptor + [`Receiver::poll_recv_io`] for any reactor; [`AsyncReceiver`] (tokio, a `Stream`) |
-//! | [`to_rt`] | [`RtReceiver`]: `recv().await`, a `Stream` | [`Sender`]: blocking `send`, or a descriptor + [`Sender::poll_send_io`]; [`AsyncSender`] (tokio, a `Sink`) |
+//! | [`to_inband`] | [`RtSender`]: `try_send`, never waits | [`Receiver`]: blocking `recv`, or a descriptor + [`Receiver::poll_recv_io`] for any reactor; `AsyncReceiver` (feature `tokio`: a `Stream`) |
+//! | [`to_rt`] | [`RtReceiver`]: `recv().await`, a `Stream` | [`Sender`]: blocking `send`, or a descriptor + [`Sender::poll_send_io`]; `AsyncSender` (feature `tokio`: a `Sink`) |
 //!
 //! ```no_run
 //! use evl::bridge::{self, Overflow};
@@ -63,7 +63,7 @@
 //! | dropping an `RtSender`/`RtReceiver` | real-time | host: up to 1 s while the proxy delivers | no | EVL: releasing the proxy is in-band; drop them outside the loop |
 //! | [`Receiver::recv`], [`Sender::send`] (and `_timeout`) | in-band | yes, by design (`ppoll`) | no | yes (in-band code) |
 //! | [`Receiver::try_recv`], [`Receiver::poll_recv_io`], [`Sender::try_send`], [`Sender::poll_send_io`] | in-band | never | no | `poll_*_io`: a `read` emptying the pipe; `Sender::try_send`: the evl waker's doorbell write |
-//! | [`AsyncReceiver`], [`AsyncSender`] | tokio task | never (Pending) | no | tokio's epoll |
+//! | `AsyncReceiver`, `AsyncSender` (feature `tokio`) | tokio task | never (Pending) | no | tokio's epoll |
 //!
 //! Each end belongs to one thread at a time (`Send`, not `Sync` or `Clone`): one producer,
 //! one consumer.

@@ -152,7 +152,7 @@ impl<T> Drop for RtSender<T> {
 ///   not;
 /// - any async runtime: the receiver is a descriptor ([`AsFd`]) that polls readable when
 ///   [`poll_recv_io`](Receiver::poll_recv_io) has something new to say. With tokio, use
-///   [`AsyncReceiver`](super::AsyncReceiver) (feature `tokio`); with smol, async-std or
+///   `AsyncReceiver` (feature `tokio`); with smol, async-std or
 ///   anything built on async-io:
 ///
 ///   ```ignore

@@ -73,7 +73,7 @@ pub fn to_rt<T: Send>(capacity: usize) -> Result<(Sender<T>, RtReceiver<T>)> {
 ///   [`try_send`](Sender::try_send) does not;
 /// - any async runtime: the sender is a descriptor ([`AsFd`]) that polls readable when the
 ///   real-time side made room after [`poll_send_io`](Sender::poll_send_io) found the ring
-///   full. With tokio, use [`AsyncSender`](super::AsyncSender) (feature `tokio`); with
+///   full. With tokio, use `AsyncSender` (feature `tokio`); with
 ///   async-io (smol, async-std):
 ///
 ///   ```ignore
