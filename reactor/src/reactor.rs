@@ -114,6 +114,8 @@ pub struct Reactor {
     poll: PollSet,
     /// The deadline the last blocking wait was bounded by.
     last_deadline: Cell<Option<u64>>,
+    /// The clock read of the last turn (ns, monotonic).
+    last_now: Cell<u64>,
     timers_per_turn: usize,
     wheel: RefCell<Wheel>,
     io: RefCell<Registrations>,
@@ -174,6 +176,7 @@ impl Reactor {
             io: RefCell::new(Registrations::new(&poll, cfg.fds)?),
             poll,
             last_deadline: Cell::new(None),
+            last_now: Cell::new(0),
             timers_per_turn: cfg.timers_per_turn,
             wheel: RefCell::new(Wheel::new(cfg.timers, now_ns())),
             events: RefCell::new([PollEvent::default(); EVENTS]),
@@ -222,6 +225,14 @@ impl Reactor {
     /// armed timer then, `None` when no timer was armed.
     pub fn last_deadline(&self) -> Option<u64> {
         self.last_deadline.get()
+    }
+
+    /// The clock read (ns, monotonic) of the last turn: the one read a turn makes, after its
+    /// wait; every timer that turn fired was due at it (0 before the first turn). A timer
+    /// future that this reactor fired reports this instant as when it was seen due, rather
+    /// than read the clock again.
+    pub fn last_now(&self) -> u64 {
+        self.last_now.get()
     }
 
     /// The earliest armed deadline (ns, monotonic), if any.
@@ -342,7 +353,9 @@ impl Reactor {
     /// The end of a turn: reads the clock (the turn's one read) and fires the timers due
     /// then; counts.
     fn fire_due(&self, mut turn: Turn) -> Turn {
-        let (fired, left) = self.fire(now_ns());
+        let now = now_ns();
+        self.last_now.set(now);
+        let (fired, left) = self.fire(now);
         turn.timers = fired;
         turn.timers_left = left;
         let mut st = self.stats.get();
