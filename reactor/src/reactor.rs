@@ -7,9 +7,13 @@
 //!    poll_set.wait(events, next)           THE one system call of the turn: its timeout is
 //!                                          the earliest deadline (EVL: oob poll wait with an
 //!                                          absolute timeout; host: epoll_pwait2, ns timeout)
+//!      or, host with no fd registered:
+//!    poll_set.park(word, value, next)      a futex wait on the caller's word, absolute
+//!                                          CLOCK_MONOTONIC timeout (turn_parked)
 //!    for each event:
 //!      wake elem -> report `woken` (the executor drains its element)
 //!      fd token  -> mark readiness, take the waiting wakers
+//!    now = clock read (the turn's one read)
 //!    pop timers with deadline <= now (at most `Config::timers_per_turn`), wake each
 //! ```
 //!
