@@ -7,15 +7,28 @@
 //!    poll_set.wait(events, next)           THE one system call of the turn: its timeout is
 //!                                          the earliest deadline (EVL: oob poll wait with an
 //!                                          absolute timeout; host: epoll_pwait2, ns timeout)
+//!      or, host with no fd registered:
+//!    poll_set.park(word, value, next)      a futex wait on the caller's word, absolute
+//!                                          CLOCK_MONOTONIC timeout (turn_parked)
 //!    for each event:
 //!      wake elem -> report `woken` (the executor drains its element)
 //!      fd token  -> mark readiness, take the waiting wakers
+//!    now = clock read (the turn's one read)
 //!    pop timers with deadline <= now (at most `Config::timers_per_turn`), wake each
 //! ```
 //!
 //! There is no timer file: a timer tick costs the wait and nothing else (no re-arm). The wait
 //! may return before the deadline (a signal, an fd); timers are fired by comparing their
 //! deadline with the clock read after the wait, so a timer never fires early.
+//!
+//! **The futex wait** ([`Reactor::turn_parked`], host backend only): when no fd is registered
+//! (a timer-only control loop), the blocking wait is a futex wait on the executor's parker
+//! word with the earliest deadline as an absolute `CLOCK_MONOTONIC` timeout
+//! ([`PollSet::park`]): the same absolute hrtimer sleep as a raw `clock_nanosleep` loop, no
+//! clock read to make a relative timeout, and a cross-thread wake is one `FUTEX_WAKE` instead
+//! of a doorbell post. With an fd registered, or on EVL (where a futex is in-band), the wait is
+//! the poll set's. Either way: one system call per blocking turn, and one clock read (after
+//! the wait).
 //!
 //! Everything here is allocated in [`Reactor::new`]; a turn allocates nothing. Wakers are
 //! woken only after every internal borrow is released, so a waker (or a `Drop` it triggers)
@@ -28,6 +41,7 @@ use evl_core::{Clock, Error, ErrorKind, Result, Timestamp};
 use std::cell::{Cell, RefCell};
 use std::os::fd::BorrowedFd;
 use std::pin::Pin;
+use std::sync::atomic::AtomicU32;
 use std::task::{Poll, Waker};
 
 const TOKEN_WAKE: u64 = u64::MAX - 1;
@@ -92,6 +106,9 @@ pub struct Stats {
     pub timers_fired: u64,
     /// fd reports handled.
     pub fd_reports: u64,
+    /// Blocking waits that were a futex wait on the executor's word ([`Reactor::turn_parked`],
+    /// host backend, no fd registered) rather than a wait on the poll set.
+    pub futex_waits: u64,
 }
 
 /// An executor's reactor. `!Send`: it belongs to its executor's thread.
@@ -101,6 +118,8 @@ pub struct Reactor {
     poll: PollSet,
     /// The deadline the last blocking wait was bounded by.
     last_deadline: Cell<Option<u64>>,
+    /// The clock read of the last turn (ns, monotonic).
+    last_now: Cell<u64>,
     timers_per_turn: usize,
     wheel: RefCell<Wheel>,
     io: RefCell<Registrations>,
@@ -161,6 +180,7 @@ impl Reactor {
             io: RefCell::new(Registrations::new(&poll, cfg.fds)?),
             poll,
             last_deadline: Cell::new(None),
+            last_now: Cell::new(0),
             timers_per_turn: cfg.timers_per_turn,
             wheel: RefCell::new(Wheel::new(cfg.timers, now_ns())),
             events: RefCell::new([PollEvent::default(); EVENTS]),
@@ -211,6 +231,14 @@ impl Reactor {
         self.last_deadline.get()
     }
 
+    /// The clock read (ns, monotonic) of the last turn: the one read a turn makes, after its
+    /// wait; every timer that turn fired was due at it (0 before the first turn). A timer
+    /// future that this reactor fired reports this instant as when it was seen due, rather
+    /// than read the clock again.
+    pub fn last_now(&self) -> u64 {
+        self.last_now.get()
+    }
+
     /// The earliest armed deadline (ns, monotonic), if any.
     pub fn next_deadline(&self) -> Option<u64> {
         self.wheel.borrow_mut().next_deadline()
@@ -226,9 +254,39 @@ impl Reactor {
     /// anything ready is dispatched: an executor marks itself running there, so the wakes
     /// the dispatch makes on its own thread need no doorbell.
     pub fn turn_then(&self, wait: Wait, after_wait: impl FnOnce()) -> Result<Turn> {
+        type NoPark = fn() -> Option<(&'static AtomicU32, u32)>;
+        self.turn_with(wait, None::<NoPark>, after_wait)
+    }
+
+    /// As [`turn_then`](Reactor::turn_then), for a waiter that may block on a word instead
+    /// of the poll set. When the turn blocks, no fd is registered and the backend supports
+    /// it ([`PollSet::supports_park`]: the host), `park` is called once: `Some((word,
+    /// value))` makes the wait a futex wait while `*word == value` (one system call, with the
+    /// earliest deadline as its absolute timeout; another thread ends it with
+    /// [`evl_core::poll::unpark`]); `None` (a wake arrived meanwhile, whose post is on its
+    /// way) makes the turn look at the poll set without blocking. Otherwise the wait is the
+    /// poll set's and `park` is not called. A futex turn never reports
+    /// [`Turn::woken`]: there is no element to drain.
+    pub fn turn_parked<'w>(
+        &self,
+        wait: Wait,
+        park: impl FnOnce() -> Option<(&'w AtomicU32, u32)>,
+        after_wait: impl FnOnce(),
+    ) -> Result<Turn> {
+        self.turn_with(wait, Some(park), after_wait)
+    }
+
+    /// The turn behind both: `park`, when given, may make the blocking wait a futex wait.
+    fn turn_with<'w>(
+        &self,
+        wait: Wait,
+        park: Option<impl FnOnce() -> Option<(&'w AtomicU32, u32)>>,
+        after_wait: impl FnOnce(),
+    ) -> Result<Turn> {
         let mut st = self.stats.get();
         st.turns += 1;
         let next = self.wheel.borrow_mut().next_deadline();
+        let mut futex = None;
         let deadline = match wait {
             Wait::Block => {
                 st.blocking += 1;
@@ -236,11 +294,31 @@ impl Reactor {
                 if next.is_some() {
                     st.timed_waits += 1;
                 }
-                next.map(Timestamp::from_nanos)
+                let park =
+                    park.filter(|_| self.poll.supports_park() && self.io.borrow().live() == 0);
+                if let Some(park) = park {
+                    match park() {
+                        Some(w) => {
+                            st.futex_waits += 1;
+                            futex = Some(w);
+                            next.map(Timestamp::from_nanos)
+                        }
+                        // Notified since the caller prepared to park: do not block.
+                        None => Some(Timestamp::ZERO),
+                    }
+                } else {
+                    next.map(Timestamp::from_nanos)
+                }
             }
             Wait::Poll => Some(Timestamp::ZERO),
         };
         self.stats.set(st);
+        if let Some((word, value)) = futex {
+            let r = self.poll.park(word, value, deadline);
+            after_wait();
+            r?;
+            return Ok(self.fire_due(Turn::default()));
+        }
         let mut turn = Turn::default();
         let Ok(mut events) = self.events.try_borrow_mut() else {
             return Err(Error::new(
@@ -273,14 +351,22 @@ impl Reactor {
             }
         }
         drop(events);
-        let (fired, left) = self.fire(now_ns());
+        Ok(self.fire_due(turn))
+    }
+
+    /// The end of a turn: reads the clock (the turn's one read) and fires the timers due
+    /// then; counts.
+    fn fire_due(&self, mut turn: Turn) -> Turn {
+        let now = now_ns();
+        self.last_now.set(now);
+        let (fired, left) = self.fire(now);
         turn.timers = fired;
         turn.timers_left = left;
         let mut st = self.stats.get();
         st.timers_fired += fired as u64;
         st.fd_reports += turn.fds as u64;
         self.stats.set(st);
-        Ok(turn)
+        turn
     }
 
     /// Wakes the timers due at `now`, earliest first, at most `timers_per_turn` of them;

@@ -399,7 +399,10 @@ impl Window for Guard {
             .call(SYS_epoll_pwait)
             .on_fds(SYS_read, &fds)
             .on_fds(SYS_write, &fds)
-            .with_arg(SYS_futex, 1, 0x7f, &PI_OPS);
+            .with_arg(SYS_futex, 1, 0x7f, &PI_OPS)
+            // The executor's futex wait (host backend, no fd registered) and its wakes: on
+            // its parker word only, so any other futex (a contended lock) is still caught.
+            .with_arg(SYS_futex, 0, u64::MAX, &[park_word()]);
         #[cfg(target_arch = "x86_64")]
         {
             allowed = allowed.call(SYS_epoll_wait);
@@ -489,4 +492,9 @@ fn rt_to_async_io_and_back_100k_each_way() {
         }
     });
     assert_eq!(rt_side.join().unwrap(), N);
+}
+
+/// The address of the running executor's parker word (see `Executor::park_word_address`).
+fn park_word() -> u64 {
+    evl::Executor::current_park_word_address().expect("inside block_on") as u64
 }

@@ -2,6 +2,10 @@
 //! reported, never a panic: `try_block_on` returns the error, `block_on` goes on serving
 //! what needs no reactor, and dropping the executor (shutdown) completes.
 //!
+//! Each executor here watches a pipe: with an fd registered its blocking wait is the poll
+//! set's (a timer-only executor on the host parks on a futex instead, and never waits on
+//! its poll set).
+//!
 //! One test in its own binary: it finds the executor's epoll fd as the one that appeared
 //! in `/proc/self/fd` when the executor was built, which needs no other executor around.
 
@@ -36,6 +40,26 @@ fn executor_with_poll_fd() -> (Executor, RawFd) {
     (ex, new[0])
 }
 
+/// Registers a pipe's read end with `ex`'s reactor (a registration that outlives the
+/// `block_on`, as a long-lived I/O object's would): `ex` then waits on its poll set.
+fn watch_a_pipe(ex: &Executor) -> (evl::io::AsyncFd<std::fs::File>, std::fs::File) {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: pipe2 just returned them; nothing else owns them.
+    let (r, w) = unsafe {
+        use std::os::fd::FromRawFd;
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    };
+    let fd = ex
+        .block_on(async { evl::io::AsyncFd::new_nonblocking(r) })
+        .unwrap();
+    (fd, w)
+}
+
 fn break_it(fd: RawFd) {
     let null = std::fs::OpenOptions::new()
         .write(true)
@@ -52,6 +76,7 @@ fn a_broken_reactor_is_an_error_value_and_never_a_panic() {
 
     // try_block_on: the first wait that fails ends it with the poll set's error.
     let (ex, fd) = executor_with_poll_fd();
+    let watched = watch_a_pipe(&ex);
     assert_eq!(ex.block_on(async { 1 }), 1);
     // A task parked on a timer: shutdown has to cancel it without the reactor.
     let parked = ex
@@ -68,10 +93,12 @@ fn a_broken_reactor_is_an_error_value_and_never_a_panic() {
     assert_eq!(ex.stats().panicked, 0);
     assert_eq!(ex.tasks(), 1, "the parked task is still there");
     drop(parked);
+    ex.block_on(async move { drop(watched) });
     drop(ex); // shutdown cancels it: no panic, no abort
 
     // block_on: goes on. Tasks woken by each other and from another thread still run.
     let (ex, fd) = executor_with_poll_fd();
+    let watched = watch_a_pipe(&ex);
     break_it(fd);
     let flag = Arc::new((AtomicBool::new(false), Mutex::new(None::<Waker>)));
     let f2 = flag.clone();
@@ -118,6 +145,7 @@ fn a_broken_reactor_is_an_error_value_and_never_a_panic() {
     assert!(ex
         .try_block_on(evl::time::sleep(Duration::from_millis(1)))
         .is_err());
+    ex.block_on(async move { drop(watched) });
     drop(ex);
 
     // Nested block_on: an error from try_block_on, not a panic.

@@ -312,7 +312,10 @@ impl Window for Guard {
             .call(SYS_epoll_pwait2)
             .on_fds(SYS_read, &fds)
             .on_fds(SYS_write, &fds)
-            .with_arg(SYS_futex, 1, 0x7f, &PI_OPS);
+            .with_arg(SYS_futex, 1, 0x7f, &PI_OPS)
+            // The executor's futex wait (host backend, no fd registered) and its wakes: on
+            // its parker word only, so any other futex (a contended lock) is still caught.
+            .with_arg(SYS_futex, 0, u64::MAX, &[park_word()]);
         // Kernels before 5.11 (no epoll_pwait2): the millisecond wait.
         #[cfg(target_arch = "x86_64")]
         {
@@ -499,4 +502,9 @@ fn steady_state_stays_out_of_band_on_the_core() {
         0,
         "switches to the in-band stage in the steady state"
     );
+}
+
+/// The address of the running executor's parker word (see `Executor::park_word_address`).
+fn park_word() -> u64 {
+    evl::Executor::current_park_word_address().expect("inside block_on") as u64
 }

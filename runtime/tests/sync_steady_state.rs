@@ -37,6 +37,7 @@ fn steady_state(w: &mut dyn Window) -> usize {
     let (btx, mut brx) = broadcast::channel::<u64>(4);
     let peer = std::thread::spawn(move || {
         Executor::new().unwrap().block_on(async move {
+            PEER_WORD.store(park_word(), std::sync::atomic::Ordering::SeqCst);
             while let Some(r) = from_me.recv().await {
                 *M.lock().await += 1;
                 *RW.write().await += 1;
@@ -115,7 +116,19 @@ impl Window for Guard {
             .call(SYS_epoll_pwait2)
             .on_fds(SYS_read, &fds)
             .on_fds(SYS_write, &fds)
-            .with_arg(SYS_futex, 1, 0x7f, &PI_OPS);
+            .with_arg(SYS_futex, 1, 0x7f, &PI_OPS)
+            // The executor's futex wait (host backend, no fd registered) and its wakes: on
+            // its parker word only, so any other futex (a contended lock) is still caught.
+            // The peer executor is woken (FUTEX_WAKE) on its own word.
+            .with_arg(
+                SYS_futex,
+                0,
+                u64::MAX,
+                &[
+                    park_word(),
+                    PEER_WORD.load(std::sync::atomic::Ordering::SeqCst),
+                ],
+            );
         #[cfg(target_arch = "x86_64")]
         {
             allowed = allowed.call(SYS_epoll_wait);
@@ -179,4 +192,12 @@ fn oneshot_send_and_receive_allocate_nothing_after_channel() {
     peer.join().unwrap();
     assert_eq!(got, N);
     assert_eq!(allocs, 0, "allocations after channel()");
+}
+
+/// The peer executor's parker word, published by the peer.
+static PEER_WORD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The address of the running executor's parker word (see `Executor::park_word_address`).
+fn park_word() -> u64 {
+    evl::Executor::current_park_word_address().expect("inside block_on") as u64
 }

@@ -253,7 +253,10 @@ impl Window for Guard {
             .call(SYS_epoll_pwait2)
             .call(SYS_epoll_pwait)
             .on_fds(SYS_read, &fds)
-            .on_fds(SYS_write, &fds);
+            .on_fds(SYS_write, &fds)
+            // The executor's futex wait (host backend, no fd registered) and its wakes: on
+            // its parker word only, so any other futex (a contended lock) is still caught.
+            .with_arg(SYS_futex, 0, u64::MAX, &[park_word()]);
         #[cfg(target_arch = "x86_64")]
         {
             allowed = allowed.call(SYS_epoll_wait);
@@ -313,4 +316,9 @@ fn recording_stays_out_of_band_on_the_core() {
         0,
         "in-band switches while recording"
     );
+}
+
+/// The address of the running executor's parker word (see `Executor::park_word_address`).
+fn park_word() -> u64 {
+    evl::Executor::current_park_word_address().expect("inside block_on") as u64
 }

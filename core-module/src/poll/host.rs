@@ -6,6 +6,7 @@ use crate::error::{errno, Error, Result};
 use crate::thread::types::require_attached;
 use crate::time::types::{duration_to_timespec, Clock, Timestamp};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::AtomicU32;
 
 /// An epoll set. The host keeps the EVL core's rule: changes and waits need an attached
 /// thread.
@@ -135,4 +136,23 @@ impl PollSet {
         }
         Ok(n)
     }
+
+    /// A futex wait on `word` while it holds `expected`, until the absolute monotonic
+    /// `deadline`; woken, timed out, interrupted or the word changed: all are `Ok` (the
+    /// caller rechecks its word and the clock).
+    pub(crate) fn park(
+        &self,
+        word: &AtomicU32,
+        expected: u32,
+        deadline: Option<Timestamp>,
+    ) -> Result<()> {
+        require_attached("PollSet::park")?;
+        let _ = sys::futex_wait(word, expected, deadline, sys::Scope::Process);
+        Ok(())
+    }
+}
+
+/// Wakes a parked waiter of `word` (one `FUTEX_WAKE`, private).
+pub(crate) fn unpark(word: &AtomicU32) {
+    sys::futex_wake(word, 1, sys::Scope::Process);
 }

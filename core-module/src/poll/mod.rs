@@ -6,6 +6,10 @@
 //! | `types.rs` | [`PollFlags`], [`PollEvent`] (shared with the backends) |
 //! | `host.rs` | an epoll set |
 //! | `evl.rs` | the core's poll element, with ONESHOT, closed fds and empty sets handled here |
+//!
+//! On the host backend a set also offers [`PollSet::park`]: a wait on a word instead of the
+//! set (a futex wait with an absolute deadline), for a waiter that watches no fd; another
+//! thread ends it with [`unpark`].
 
 mod evl;
 mod host;
@@ -17,6 +21,7 @@ use crate::backend::{self, Backend};
 use crate::error::{Error, ErrorKind, Result};
 use crate::time::Timestamp;
 use std::os::fd::BorrowedFd;
+use std::sync::atomic::AtomicU32;
 
 /// A set of fds waited on together: one call returns every ready one.
 ///
@@ -131,4 +136,42 @@ impl PollSet {
             Inner::Evl(ps) => ps.wait(out, deadline),
         }
     }
+
+    /// Whether [`park`](PollSet::park) is available: on the host backend (a futex wait); not
+    /// on EVL, where a futex is an in-band call (wait on the set there).
+    pub fn supports_park(&self) -> bool {
+        matches!(self.inner, Inner::Host(_))
+    }
+
+    /// Waits on `word` instead of the set: blocks while `*word == expected`, until
+    /// [`unpark`] on the same word, a signal, or the absolute monotonic `deadline`, whichever
+    /// comes first. One system call on the host: `futex(FUTEX_WAIT_BITSET |
+    /// FUTEX_PRIVATE_FLAG)` with an absolute `CLOCK_MONOTONIC` deadline (an absolute hrtimer
+    /// sleep, as `clock_nanosleep`), so no clock is read to compute it. It returns early for
+    /// any of these reasons, and spuriously: the caller compares the clock with its deadline.
+    /// The fds of the set are not watched meanwhile: park only a waiter that watches none.
+    ///
+    /// Errors: [`ErrorKind::Unsupported`] on the EVL backend ([`supports_park`] is false);
+    /// [`ErrorKind::PermissionDenied`] from a thread that is not attached (the core's rule
+    /// for waits, kept on the host).
+    ///
+    /// [`supports_park`]: PollSet::supports_park
+    pub fn park(&self, word: &AtomicU32, expected: u32, deadline: Option<Timestamp>) -> Result<()> {
+        match &self.inner {
+            Inner::Host(ps) => ps.park(word, expected, deadline),
+            Inner::Evl(_) => Err(Error::new(
+                ErrorKind::Unsupported,
+                "PollSet::park",
+                "a futex wait is in-band on the EVL core: wait on the poll set",
+            )),
+        }
+    }
+}
+
+/// Ends a [`PollSet::park`] on `word` (after the caller changed the word): one
+/// `futex(FUTEX_WAKE | FUTEX_PRIVATE_FLAG)` system call, which never blocks, takes no lock and
+/// is async-signal-safe. A wake with no waiter is a no-op. Host backend only: nothing parks on
+/// EVL.
+pub fn unpark(word: &AtomicU32) {
+    host::unpark(word);
 }

@@ -1,6 +1,6 @@
 //! Exhaustive interleavings (loom) of the executor's lock-free protocols.
 
-use crate::inbox::{Inbox, Linked, Parker};
+use crate::inbox::{Inbox, Linked, Parker, Unpark};
 use crate::state::{self, AfterPoll, State, Wake};
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::Arc;
@@ -93,8 +93,12 @@ fn parker_never_loses_a_wake_and_coalesces_posts() {
                 thread::spawn(move || {
                     // SAFETY: each node is pushed once.
                     unsafe { inbox.push(&ns.0[i]) };
-                    if parker.notify() {
-                        posts.fetch_add(1, SeqCst);
+                    match parker.notify() {
+                        Unpark::Ring => {
+                            posts.fetch_add(1, SeqCst);
+                        }
+                        Unpark::Futex => panic!("a futex wake while nobody parks on the word"),
+                        Unpark::Nothing => {}
                     }
                 })
             })
@@ -113,6 +117,81 @@ fn parker_never_loses_a_wake_and_coalesces_posts() {
             );
         }
         assert!(posted <= 1, "one park, at most one post");
+        parker.unparked();
+        // SAFETY: single consumer.
+        got += unsafe { inbox.take_all(|_| {}) };
+        assert_eq!(got, 2);
+    });
+}
+
+/// The futex wait (host, no fd registered): after `prepare_park` and its last look, the
+/// executor switches the word to PARKED_FUTEX and futex-waits while the word holds it (the
+/// kernel compares the word and sleeps atomically: modelled as one load). Two producers
+/// publish and notify meanwhile. If the executor sleeps, a futex wake is on its way (no lost
+/// wake); a switch that loses to a notification finds a doorbell post on its way instead
+/// (the non-blocking look drains it); and the producers make one call at most per park,
+/// never both kinds.
+#[test]
+fn futex_park_never_loses_a_wake_and_makes_one_call() {
+    loom::model(|| {
+        let inbox = Arc::new(Inbox::<Node>::new());
+        let parker = Arc::new(Parker::new());
+        // Counters outside the model (std atomics: read only after the joins), so they add
+        // no interleavings of their own.
+        let rings = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let futex_wakes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let ns = nodes(2);
+        let producers: Vec<_> = (0..2)
+            .map(|i| {
+                let (inbox, parker, rings, futex_wakes, ns) = (
+                    inbox.clone(),
+                    parker.clone(),
+                    rings.clone(),
+                    futex_wakes.clone(),
+                    ns.clone(),
+                );
+                thread::spawn(move || {
+                    // SAFETY: each node is pushed once.
+                    unsafe { inbox.push(&ns.0[i]) };
+                    match parker.notify() {
+                        Unpark::Ring => rings.fetch_add(1, SeqCst),
+                        Unpark::Futex => futex_wakes.fetch_add(1, SeqCst),
+                        Unpark::Nothing => 0,
+                    };
+                })
+            })
+            .collect();
+        // SAFETY: single consumer.
+        let mut got = unsafe { inbox.take_all(|_| {}) };
+        let mut sleeps = false;
+        let mut lost_switch = false;
+        if got < 2 && parker.prepare_park() && inbox.is_empty() {
+            match parker.park_futex() {
+                // The futex wait: sleeps only while the word still holds the value.
+                Some((word, v)) => sleeps = word.load(SeqCst) == v,
+                None => lost_switch = true,
+            }
+        }
+        for p in producers {
+            p.join().unwrap();
+        }
+        let (r, f) = (rings.load(SeqCst), futex_wakes.load(SeqCst));
+        if sleeps {
+            assert!(
+                f >= 1,
+                "slept on the word with no futex wake coming: lost wake"
+            );
+        }
+        if lost_switch {
+            assert!(
+                r >= 1,
+                "a notification beat the switch: its post is pending"
+            );
+        }
+        assert!(
+            r + f <= 1,
+            "one park, at most one call: {r} posts, {f} futex wakes"
+        );
         parker.unparked();
         // SAFETY: single consumer.
         got += unsafe { inbox.take_all(|_| {}) };

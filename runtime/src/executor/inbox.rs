@@ -92,18 +92,38 @@ impl<T: Linked> Inbox<T> {
 const RUNNING: u32 = 0;
 const PARKED: u32 = 1;
 const NOTIFIED: u32 = 2;
+/// Parked, and the wait in progress is a futex wait on this word (host backend, no fd
+/// registered): a wake is a `FUTEX_WAKE` on the word, not a post of the wake element.
+const PARKED_FUTEX: u32 = 3;
+
+/// What a waker must do after [`Parker::notify`]: exactly one of these, so a wake costs one
+/// system call at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unpark {
+    /// The executor is running (or already notified): nothing.
+    Nothing,
+    /// It blocks (or is about to) on its wake element: post the element.
+    Ring,
+    /// It blocks (or is about to) in a futex wait on the parker's word: wake that word.
+    Futex,
+}
 
 /// The executor's parked/notified word.
 ///
 /// ```text
 ///  waker (any thread)                 executor
 ///  push to inbox                      drain inbox, run tasks
-///  swap(NOTIFIED) == PARKED ?  ---->  swap(PARKED) == NOTIFIED ? don't block
-///      yes: post the wake element         no: block on the wake element
+///  swap(NOTIFIED)                     swap(PARKED) == NOTIFIED ? don't block
+///    == PARKED: post the wake elem.     no: wait on the wake element (poll set), or
+///    == PARKED_FUTEX: FUTEX_WAKE        CAS(PARKED -> PARKED_FUTEX) and futex-wait while
+///                                       the word is PARKED_FUTEX (CAS failed: notified,
+///                                       a post is on its way: look without blocking)
 ///                                     store(RUNNING) after waking
 /// ```
-/// Every post follows a PARKED -> NOTIFIED transition, and the executor blocks only after
-/// publishing PARKED, so no wake is lost and a burst of wakes posts once.
+/// Every post or futex wake follows a PARKED(_FUTEX) -> NOTIFIED transition, and the executor
+/// blocks only after publishing PARKED (or PARKED_FUTEX, which the futex wait rechecks
+/// atomically), so no wake is lost, a burst of wakes makes one call, and a waker never makes
+/// both calls.
 #[derive(Debug)]
 pub(crate) struct Parker {
     state: AtomicU32,
@@ -116,10 +136,14 @@ impl Parker {
         }
     }
 
-    /// Waker side, after publishing work: true when the executor is (about to be) blocked
-    /// and the caller must post its wake element.
-    pub(crate) fn notify(&self) -> bool {
-        self.state.swap(NOTIFIED, SeqCst) == PARKED
+    /// Waker side, after publishing work: how to wake the executor, if it is (about to be)
+    /// blocked. Async-signal-safe (one atomic swap).
+    pub(crate) fn notify(&self) -> Unpark {
+        match self.state.swap(NOTIFIED, SeqCst) {
+            PARKED => Unpark::Ring,
+            PARKED_FUTEX => Unpark::Futex,
+            _ => Unpark::Nothing,
+        }
     }
 
     /// Executor side, before blocking: false when a notification arrived since the last
@@ -132,9 +156,27 @@ impl Parker {
         true
     }
 
-    /// Whether the executor has published PARKED (it is blocking or about to).
+    /// Executor side, after `prepare_park` returned true, when its wait is to be a futex wait
+    /// on this word rather than a wait on its wake element: the word and the value to wait
+    /// on (the wait blocks only while the word holds it). `None` when a notification arrived
+    /// since `prepare_park`: its waker posts the wake element, so the executor looks without
+    /// blocking (and drains the element).
+    pub(crate) fn park_futex(&self) -> Option<(&AtomicU32, u32)> {
+        self.state
+            .compare_exchange(PARKED, PARKED_FUTEX, SeqCst, SeqCst)
+            .ok()
+            .map(|_| (&self.state, PARKED_FUTEX))
+    }
+
+    /// Whether the executor has published PARKED (it is blocking or about to, in either
+    /// wait).
     pub(crate) fn is_parked(&self) -> bool {
-        self.state.load(SeqCst) == PARKED
+        matches!(self.state.load(SeqCst), PARKED | PARKED_FUTEX)
+    }
+
+    /// The word a futex wait waits on (a waker that got [`Unpark::Futex`] wakes it).
+    pub(crate) fn word(&self) -> &AtomicU32 {
+        &self.state
     }
 
     /// Executor side, after waking (or deciding not to block).

@@ -24,10 +24,15 @@
 //! One executor per thread. Tasks woken on the executor's own thread go to a local run queue
 //! (no atomics beyond the task state): a FIFO, or with [`ExecutorConfig::edf`] an intrusive leftist
 //! heap in deadline order, O(log n) per push and pop in the worst case (see `queue`);
-//! tasks woken elsewhere go through the inbox, and the
-//! executor's wake element (an evl-core [`Doorbell`](crate::core::Doorbell)) is rung only if the executor is
-//! parked. Every step of a wake (task state CAS, inbox CAS, parker swap, one `write(2)`) is
-//! lock-free and async-signal-safe, so a task may be woken from a signal handler with
+//! tasks woken elsewhere go through the inbox, and the executor is woken only if it is
+//! parked, by the one call that ends the wait it makes: its wake element (an evl-core
+//! [`Doorbell`](crate::core::Doorbell)) is rung when it waits on its reactor's poll set; on the
+//! host backend with no fd registered (a timer-only loop) it waits on its parker word instead
+//! (a futex wait with the earliest deadline as an absolute timeout), and the waker makes one
+//! `FUTEX_WAKE` on that word ([`Executor::park_word_address`]). The parker's word says which
+//! wait is in progress, so a wake makes one call, never both. Every step of a wake (task
+//! state CAS, inbox CAS, parker swap, one `write(2)` or `futex(2)`) is lock-free and
+//! async-signal-safe, so a task may be woken from a signal handler with
 //! `Waker::wake_by_ref` — on a waker that is not the task's last reference: dropping the last
 //! one (or `wake` by value on it) may release the task, which runs its `Drop` code and is not
 //! async-signal-safe. When nothing is runnable the executor makes one blocking call: a turn of its

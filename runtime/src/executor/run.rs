@@ -252,8 +252,13 @@ impl Executor {
     fn reactor_turn(&self, wait: Wait) -> Result<(), CoreError> {
         let s = self.s();
         // Running again as soon as the wait returns: the timers and fds it dispatches wake
-        // tasks on this thread, which then need no doorbell ring.
-        match self.reactor.turn_then(wait, || s.parker.unparked()) {
+        // tasks on this thread, which then need no doorbell ring. With no fd registered (host
+        // backend) the reactor's blocking wait is a futex wait on the parker's word, which a
+        // waker then ends with a futex wake instead of a ring.
+        match self
+            .reactor
+            .turn_parked(wait, || s.parker.park_futex(), || s.parker.unparked())
+        {
             Ok(t) => {
                 if t.woken {
                     s.wake.drain();
@@ -282,6 +287,22 @@ impl Executor {
                 Err(e)
             }
         }
+    }
+
+    /// The address of this executor's parker word. On the host backend, while no fd is
+    /// registered, the executor's one blocking wait is a `futex` wait on this word, and a
+    /// wake from another thread a `futex` wake on it (instead of the poll-set wait and a
+    /// doorbell post). A system-call filter (the seccomp tests) admits `futex` on this
+    /// address only, so any other futex (a contended lock) is still caught.
+    pub fn park_word_address(&self) -> usize {
+        self.s().parker.word() as *const _ as usize
+    }
+
+    /// [`park_word_address`](Executor::park_word_address) of the executor running on this
+    /// thread (inside its `block_on`), if any.
+    pub fn current_park_word_address() -> Option<usize> {
+        // SAFETY: the current executor is alive while it runs on this thread.
+        current().map(|s| unsafe { (*s).parker.word() } as *const _ as usize)
     }
 
     /// The executor's reactor (timers, fds), e.g. for its counters.

@@ -3,7 +3,7 @@
 //! executor's side of the task interface ([`Schedule`]).
 
 use super::arena::Arena;
-use super::inbox::{Inbox, Parker};
+use super::inbox::{Inbox, Parker, Unpark};
 use super::panic_policy::PanicPolicy;
 use super::pool_list::PoolList;
 use super::queue::{local_busy, LocalQueue};
@@ -104,9 +104,14 @@ impl Shared {
         unsafe { (*this).local.push(task.as_ptr()) };
     }
 
+    /// Wakes the executor if it is (about to be) blocked: one system call at most, the one
+    /// that ends the wait it makes (a post of its wake element, or a futex wake of its parker
+    /// word). Async-signal-safe.
     pub(super) fn notify(&self) {
-        if self.parker.notify() {
-            self.wake.ring();
+        match self.parker.notify() {
+            Unpark::Nothing => {}
+            Unpark::Ring => self.wake.ring(),
+            Unpark::Futex => evl_reactor::core::poll::unpark(self.parker.word()),
         }
     }
 

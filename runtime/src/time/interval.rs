@@ -30,7 +30,9 @@ pub enum MissedTicks {
 pub struct Tick {
     /// The deadline this tick was scheduled for.
     pub deadline: Instant,
-    /// When the executor saw it due.
+    /// When the executor saw it due: the clock read its reactor made after the wait that
+    /// ended at the deadline (the turn that fired the timer; no further read is made), or
+    /// the read at the poll when the tick was already due then.
     pub now: Instant,
     /// `now - deadline`: the wakeup latency plus any stall.
     pub lateness: Duration,
@@ -172,7 +174,9 @@ impl Future for TickFuture<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Tick>> {
         let this = self.project();
         match this.sleep.into_ref().poll_sleep(cx) {
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(this.interval.advance(Instant::now()))),
+            // `now`: when the executor saw the tick due (the reactor's clock read after its
+            // wait, when it fired the timer): no further clock read.
+            Poll::Ready(Ok(now)) => Poll::Ready(Ok(this.interval.advance(now))),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         }

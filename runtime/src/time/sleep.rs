@@ -17,6 +17,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
         entry: Entry::new(),
         deadline: Cell::new(deadline),
         reactor: Cell::new(core::ptr::null()),
+        armed_in: Cell::new(0),
     }
 }
 
@@ -40,6 +41,8 @@ pin_project! {
         // disarms every entry), and the reactor is boxed in its executor, so while the entry
         // is armed this pointer is valid; Sleep is `!Send`, so it is used on that thread only.
         reactor: Cell<*const Reactor>,
+        // The id of the reactor the entry was last armed in (0: never armed).
+        armed_in: Cell<u64>,
     }
 
     impl PinnedDrop for Sleep {
@@ -75,12 +78,33 @@ impl Sleep {
         }
     }
 
-    pub(crate) fn poll_sleep(self: Pin<&Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+    /// When the current reactor fired this sleep's entry (armed there for the present
+    /// deadline, and no longer queued): the clock read of its last turn, which is at or after
+    /// the deadline. `None` when it did not (never armed, moved, or another reactor).
+    fn fired_at(&self) -> Option<Instant> {
+        let id = self.armed_in.get();
         let deadline = self.deadline.get();
-        if Instant::now() >= deadline {
+        if id == 0 || self.entry.is_queued() || self.entry.deadline() != deadline.as_nanos() {
+            return None;
+        }
+        let now = evl_reactor::with_current(|r| (r.id() == id).then(|| r.last_now()))??;
+        (now >= deadline.as_nanos())
+            .then(|| Instant::from_timestamp(crate::Timestamp::from_nanos(now)))
+    }
+
+    /// `Ready` with the instant the deadline was seen passed: the firing reactor's clock read
+    /// (no new read) when the entry fired, else a clock read.
+    pub(crate) fn poll_sleep(self: Pin<&Self>, cx: &mut Context<'_>) -> Poll<Result<Instant>> {
+        let deadline = self.deadline.get();
+        if let Some(at) = self.fired_at() {
+            self.entry.take_waker();
+            return Poll::Ready(Ok(at));
+        }
+        let now = Instant::now();
+        if now >= deadline {
             self.disarm();
             self.entry.take_waker();
-            return Poll::Ready(Ok(()));
+            return Poll::Ready(Ok(now));
         }
         let armed = evl_reactor::with_current(|r| {
             self.entry.register(cx.waker());
@@ -97,6 +121,7 @@ impl Sleep {
             match unsafe { r.arm(entry, deadline.as_nanos()) } {
                 Ok(()) => {
                     self.reactor.set(r);
+                    self.armed_in.set(r.id());
                     Ok(())
                 }
                 Err(full) => Err(Error::new(
@@ -125,7 +150,7 @@ impl Sleep {
 impl Future for Sleep {
     type Output = Result<()>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        self.into_ref().poll_sleep(cx)
+        self.into_ref().poll_sleep(cx).map_ok(|_| ())
     }
 }
 
@@ -164,7 +189,7 @@ impl<F: Future> Future for Timeout<F> {
             return Poll::Ready(Ok(out));
         }
         match this.sleep.into_ref().poll_sleep(cx) {
-            Poll::Ready(Ok(())) => Poll::Ready(Err(Error::new(
+            Poll::Ready(Ok(_)) => Poll::Ready(Err(Error::new(
                 ErrorKind::TimedOut,
                 "evl::time::timeout",
                 "",

@@ -1,0 +1,209 @@
+//! A timer-only executor (no fd registered: the common control loop) on the host backend
+//! parks on its parker word: its one blocking call is a futex wait, and other threads wake it
+//! with a futex wake. The seccomp allow-list admits `futex` on that word's address only, so a
+//! futex anywhere else (a contended std `Mutex`) is still caught.
+//!
+//! One round: an interval tick, a sleep, a timeout that completes and one that expires, a
+//! cross-thread `Notify` and a task spawned through a `Spawner` from another thread.
+//!
+//! - `timer_only_executor_parks_on_its_futex`: the rounds' blocking waits are futex waits.
+//! - `timer_only_loop_makes_no_call_outside_the_allow_list`: under the guard (child process).
+//! - `the_guard_names_a_futex_on_another_address`: a contended std `Mutex` in the same loop
+//!   is named (`futex`), although `futex` on the parker word is allowed.
+
+use evl::sync::Notify;
+use evl::time::{self, MissedTicks};
+use evl::Executor;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
+
+const WARM: u32 = 20;
+const ROUNDS: u32 = 100;
+const FAULT_ENV: &str = "EVL_PARK_FAULT";
+
+static PEER_NOTE: Notify = Notify::new();
+static SPAWNED: Notify = Notify::new();
+
+fn host() {
+    let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
+}
+
+/// Around the measured rounds, on the executor thread.
+trait Window {
+    fn start(&mut self) {}
+    fn fault(&mut self) {}
+    fn stop(&mut self) -> usize;
+}
+
+/// The rounds; returns `w.stop()` and the executor's futex waits and blocking waits during
+/// the measured rounds.
+fn steady_state(w: &mut dyn Window) -> (usize, u64, u64) {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let ex = Executor::new().unwrap();
+    let round = Arc::new(AtomicU32::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let spawner = ex.spawner();
+    let peer = {
+        let (round, stop) = (round.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut done = 0;
+            while !stop.load(SeqCst) {
+                let r = round.load(SeqCst);
+                if r == done {
+                    std::thread::yield_now();
+                    continue;
+                }
+                PEER_NOTE.notify_one();
+                drop(spawner.spawn(async { SPAWNED.notify_one() }).unwrap());
+                done = r;
+            }
+        })
+    };
+    let out = ex.block_on(async {
+        let mut iv = time::interval(Duration::from_micros(500))
+            .unwrap()
+            .with_policy(MissedTicks::Skip);
+        let mut before = ex.reactor().stats();
+        for r in 1..=WARM + ROUNDS {
+            if r == WARM + 1 {
+                before = ex.reactor().stats();
+                w.start();
+            }
+            if r > WARM {
+                w.fault();
+            }
+            iv.tick().await.unwrap();
+            time::sleep(Duration::from_micros(20)).await.unwrap();
+            time::timeout(Duration::from_millis(50), evl::yield_now())
+                .await
+                .unwrap();
+            let e = time::timeout(Duration::from_micros(30), std::future::pending::<()>()).await;
+            assert!(e.is_err(), "a pending future times out");
+            round.store(r, SeqCst);
+            PEER_NOTE.notified().await;
+            SPAWNED.notified().await;
+        }
+        let after = ex.reactor().stats();
+        (
+            w.stop(),
+            after.futex_waits - before.futex_waits,
+            after.blocking - before.blocking,
+        )
+    });
+    stop.store(true, SeqCst);
+    peer.join().unwrap();
+    out
+}
+
+struct Nothing;
+impl Window for Nothing {
+    fn stop(&mut self) -> usize {
+        0
+    }
+}
+
+#[test]
+fn timer_only_executor_parks_on_its_futex() {
+    if evl_syscall_guard::is_child() {
+        return;
+    }
+    host();
+    let (_, futex_waits, blocking) = steady_state(&mut Nothing);
+    // Each round blocks at least for its tick, its sleep and its expiring timeout; a wait
+    // that a wake beat to the park looks without blocking (counted blocking, not futex).
+    assert!(
+        futex_waits >= u64::from(ROUNDS),
+        "{futex_waits} futex waits in {ROUNDS} rounds ({blocking} blocking turns)"
+    );
+    assert!(futex_waits <= blocking);
+}
+
+/// The seccomp window (in a child process), with the fault `EVL_PARK_FAULT` names.
+struct Guard {
+    held: Option<&'static std::sync::Mutex<()>>,
+    window: Option<evl_syscall_guard::Window>,
+}
+
+impl Window for Guard {
+    fn start(&mut self) {
+        use libc::*;
+        let fds = evl_syscall_guard::io_fds();
+        let word = evl::Executor::current_park_word_address().expect("inside block_on") as u64;
+        let mut allowed = evl_syscall_guard::Allowed::new()
+            // The futex wait and its wakes: on the parker word only.
+            .with_arg(SYS_futex, 0, u64::MAX, &[word])
+            // A wake that beats the park to it: a look at the poll set without blocking,
+            // and the doorbell's drain.
+            .call(SYS_epoll_pwait2)
+            .call(SYS_epoll_pwait)
+            .on_fds(SYS_read, &fds)
+            .on_fds(SYS_write, &fds);
+        #[cfg(target_arch = "x86_64")]
+        {
+            allowed = allowed.call(SYS_epoll_wait);
+        }
+        self.window = Some(evl_syscall_guard::enter(allowed).unwrap());
+    }
+
+    fn fault(&mut self) {
+        if let Some(m) = self.held {
+            drop(m.lock());
+        }
+    }
+
+    fn stop(&mut self) -> usize {
+        self.window.take().expect("started").finish()
+    }
+}
+
+fn guard_child() {
+    host();
+    let held = (std::env::var(FAULT_ENV).unwrap_or_default() == "mutex").then(|| {
+        // Another thread holds the lock for good: the guarded thread's lock contends.
+        static M: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        static HELD: AtomicBool = AtomicBool::new(false);
+        std::thread::spawn(|| {
+            let _g = M.lock().unwrap();
+            HELD.store(true, SeqCst);
+            loop {
+                std::thread::park();
+            }
+        });
+        while !HELD.load(SeqCst) {
+            std::thread::yield_now();
+        }
+        &M
+    });
+    steady_state(&mut Guard { held, window: None });
+    unreachable!("the guard's window ends the process");
+}
+
+#[test]
+fn timer_only_loop_makes_no_call_outside_the_allow_list() {
+    if evl_syscall_guard::is_child() {
+        guard_child();
+    }
+    let out = evl_syscall_guard::run_child(
+        "timer_only_loop_makes_no_call_outside_the_allow_list",
+        &[(FAULT_ENV, "")],
+    );
+    assert!(out.ok(), "{}", out.explain());
+}
+
+#[test]
+fn the_guard_names_a_futex_on_another_address() {
+    if evl_syscall_guard::is_child() {
+        guard_child();
+    }
+    let out = evl_syscall_guard::run_child(
+        "the_guard_names_a_futex_on_another_address",
+        &[(FAULT_ENV, "mutex")],
+    );
+    let v = out
+        .violation()
+        .unwrap_or_else(|| panic!("the guard let a contended mutex pass: {}", out.explain()));
+    assert!(v.contains(" futex "), "expected futex: {v}");
+    assert_eq!(out.code, Some(evl_syscall_guard::VIOLATION_EXIT));
+}
