@@ -7,8 +7,11 @@
 //!     [--csv FILE] [--svg FILE] [--quiet]
 //! ```
 //! One mode measures `evl::time::interval_at` with `MissedTicks::Skip` on the main executor of
-//! an `evl::Runtime` at the chosen priority and CPU: each tick's lateness is
-//! `Tick::now - Tick::deadline` (the executor reads the clock when it sees the timer due).
+//! an `evl::Runtime` at the chosen priority and CPU: each tick's lateness is the clock read
+//! in the task when `tick()` returns, minus `Tick::deadline` — when the control code runs, as
+//! the raw loop reads the clock after its sleep and tokio's side after its tick. (`Tick::now`
+//! is the reactor's read right after the wait, before the executor polls the task: it would
+//! leave the runtime's dispatch out of the figure.)
 //!
 //! `--compare` runs three sides on one thread attached at that priority and CPU, in blocks of
 //! `--block` periods, rotating the order every round (raw evl tokio, evl tokio raw, tokio raw
@@ -299,7 +302,9 @@ fn run_single(s: &mut Summary, args: &Args, placement: &Placement, total: u64) -
             if end.is_some_and(|e| t.deadline >= e) || evl::shutdown::is_requested() {
                 break;
             }
-            side_ref.record(t.lateness.as_nanos() as u64, t.missed, counters);
+            // Read in the task, after dispatch (see the module docs), not `t.lateness`.
+            let late = Instant::now().saturating_duration_since(t.deadline);
+            side_ref.record(late.as_nanos() as u64, t.missed, counters);
         }
         side_ref.end_block();
         Ok::<_, evl::Error>(why_not)
@@ -342,7 +347,9 @@ async fn evl_block(
     let mut tick = interval_at(Instant::now() + period, period)?.with_policy(MissedTicks::Skip);
     for _ in 0..n {
         let t = tick.tick().await?;
-        side.record(t.lateness.as_nanos() as u64, t.missed, counters);
+        // Read in the task, after dispatch (see the module docs), not `t.lateness`.
+        let late = Instant::now().saturating_duration_since(t.deadline);
+        side.record(late.as_nanos() as u64, t.missed, counters);
     }
     side.end_block();
     Ok(())
