@@ -18,6 +18,9 @@ const UDP: usize = 8;
 /// Bytes the encapsulation adds to a frame: an IPv4 header (20, no options) and a UDP
 /// header (8).
 pub const UDP_OVERHEAD: usize = IPV4 + UDP;
+/// The shortest frame sent: Ethernet's minimum without FCS. Shorter wrapped frames are
+/// padded with zeros (the IPv4 length says where the datagram ends).
+pub const MIN_WIRE: usize = 60;
 /// The largest wrapped frame: [`MAX_FRAME`] plus [`UDP_OVERHEAD`].
 pub const MAX_WIRE: usize = MAX_FRAME + UDP_OVERHEAD;
 
@@ -66,7 +69,8 @@ pub(crate) enum WrapError {
 /// Wraps `frame` (Ethernet header, then the EtherCAT part) into `out`: the same MAC
 /// addresses, EtherType 0x0800, an IPv4 header (protocol 17, `id`, don't fragment, TTL 64,
 /// its checksum), a UDP header (ports 0x88A4, checksum 0), then the EtherCAT part.
-/// Returns the wrapped length. `id` is the IPv4 identification field.
+/// Returns the wrapped length, at least [`MIN_WIRE`] (zero padding after the datagram).
+/// `id` is the IPv4 identification field.
 pub(crate) fn wrap(
     frame: &[u8],
     addrs: &UdpAddrs,
@@ -104,6 +108,10 @@ pub(crate) fn wrap(
     udp[6..8].copy_from_slice(&[0, 0]); // no checksum
     let end = ETH + UDP_OVERHEAD + payload.len();
     out[ETH + UDP_OVERHEAD..end].copy_from_slice(payload);
+    if end < MIN_WIRE {
+        out[end..MIN_WIRE].fill(0);
+        return Ok(MIN_WIRE);
+    }
     Ok(end)
 }
 
@@ -162,9 +170,10 @@ mod tests {
         let mut f = vec![0xFF; 6];
         f.extend_from_slice(&[0x10; 6]);
         f.extend_from_slice(&[0x88, 0xA4]);
-        // EtherCAT header (length 14, type 1), one BRD datagram of 2 bytes.
-        f.extend_from_slice(&(14u16 | 0x1000).to_le_bytes());
-        f.extend_from_slice(&[7, 1, 0, 0, 0x30, 0x01, 2, 0, 0, 0, 0xAA, 0xBB, 0, 0]);
+        // EtherCAT header (length 20, type 1), one BRD datagram of 8 bytes.
+        f.extend_from_slice(&(20u16 | 0x1000).to_le_bytes());
+        f.extend_from_slice(&[7, 1, 0, 0, 0x30, 0x01, 8, 0, 0, 0]);
+        f.extend_from_slice(&[0xAA, 0xBB, 1, 2, 3, 4, 5, 6, 0, 0]);
         f
     }
 
@@ -174,6 +183,7 @@ mod tests {
         let mut wire = [0u8; MAX_WIRE];
         let n = wrap(&f, &UdpAddrs::default(), 7, &mut wire).unwrap();
         assert_eq!(n, f.len() + UDP_OVERHEAD);
+        assert!(n > MIN_WIRE);
         assert_eq!(&wire[..12], &f[..12]);
         assert_eq!(&wire[12..14], &[0x08, 0x00]);
         assert_eq!(wire[14], 0x45);
@@ -225,6 +235,13 @@ mod tests {
             None,
             "too small a buffer"
         );
+        // A short frame is padded to 60 bytes, and unwraps to itself.
+        let short = &f[..16];
+        let m = wrap(short, &UdpAddrs::default(), 0, &mut wire).unwrap();
+        assert_eq!(m, MIN_WIRE);
+        assert!(wire[16 + UDP_OVERHEAD..MIN_WIRE].iter().all(|&b| b == 0));
+        assert_eq!(unwrap(&wire[..m], &mut out), Some(16));
+        assert_eq!(&out[..16], short);
         assert_eq!(
             wrap(&f[..10], &UdpAddrs::default(), 0, &mut wire),
             Err(WrapError::Short)

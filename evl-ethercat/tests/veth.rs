@@ -88,6 +88,7 @@ fn run_cycles(
         }
         Err(e) => panic!("a SCHED_FIFO executor on the EVL core: {e}"),
     };
+    let seen = net.seen.clone();
     let outcome = ex.block_on(async {
         let (tx, rx, pdu_loop) = storage.try_split().expect("split once");
         let txrx = match path {
@@ -111,10 +112,19 @@ fn run_cycles(
             ..Timeouts::default()
         };
         let md = MainDevice::new(pdu_loop, timeouts, MainDeviceConfig::default());
-        let group = md
+        let group = match md
             .init_single_group::<DEVICES, 64>(evl_ethercat::ethercat_now)
             .await
-            .expect("init");
+        {
+            Ok(g) => g,
+            Err(e) => panic!(
+                "init: {e:?}; frames {:?}, relay {:?}, receive thread {:?}, emulator saw {} frames",
+                txrx.stats(),
+                txrx.relay_stats(),
+                txrx.oob_rx_stats(),
+                seen.load(std::sync::atomic::Ordering::Relaxed)
+            ),
+        };
         assert_eq!(group.len(), DEVICES, "subdevices discovered");
         let group = group.into_op(&md).await.expect("PRE-OP -> OP");
         for sd in group.iter(&md) {

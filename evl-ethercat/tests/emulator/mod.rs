@@ -439,6 +439,7 @@ impl Emulator {
         &mut self,
         sock: &evl::core::packet::PacketSocket,
         stop: &AtomicBool,
+        seen: &AtomicU64,
     ) -> std::io::Result<()> {
         use evl::core::{Clock, ErrorKind};
         let mut buf = [0u8; 1600];
@@ -458,6 +459,7 @@ impl Emulator {
                 }
                 Err(e) => return Err(e.into()),
             };
+            seen.fetch_add(1, Ordering::Relaxed);
             if self.process_udp(&mut buf[..n]) {
                 sock.send(&buf[..n])?;
             }

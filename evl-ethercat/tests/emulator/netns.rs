@@ -6,7 +6,7 @@ use super::Emulator;
 use evl_ethercat::PacketSocket;
 use std::os::fd::AsRawFd;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -19,6 +19,8 @@ pub struct Veth {
     /// The emulator's end, in `ns`.
     pub peer_if: String,
     stop: Arc<AtomicBool>,
+    /// Frames the EtherCAT-over-UDP emulator received (answered or not).
+    pub seen: Arc<AtomicU64>,
     thread: Option<JoinHandle<std::io::Result<u64>>>,
 }
 
@@ -50,12 +52,18 @@ impl Veth {
             host_if: format!("ecm{id}"),
             peer_if: format!("ecs{id}"),
             stop: Arc::new(AtomicBool::new(false)),
+            seen: Arc::new(AtomicU64::new(0)),
             thread: None,
         };
         ip(&["netns", "add", &v.ns])?;
+        // Made in this namespace, then the far end moved: the two ends get different
+        // interface indexes. (The EVL core's oob packet delivery matches a socket's bound
+        // device by index alone, not by namespace: with both ends at the same index, a
+        // frame arriving at the far end may be delivered to the near end's socket.)
         ip(&[
-            "link", "add", &v.host_if, "type", "veth", "peer", "name", &v.peer_if, "netns", &v.ns,
+            "link", "add", &v.host_if, "type", "veth", "peer", "name", &v.peer_if,
         ])?;
+        ip(&["link", "set", &v.peer_if, "netns", &v.ns])?;
         ip(&["link", "set", &v.host_if, "up"])?;
         ip(&["-n", &v.ns, "link", "set", &v.peer_if, "up"])?;
         Ok(v)
@@ -156,6 +164,7 @@ impl Veth {
             ip(&["netns", "exec", &self.ns, "sh", "-c", &script])?;
         }
         let (ns, peer, stop) = (self.ns.clone(), self.peer_if.clone(), self.stop.clone());
+        let seen = self.seen.clone();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         self.thread = Some(std::thread::spawn(move || {
             use evl::core::packet::PacketSocket;
@@ -190,7 +199,7 @@ impl Veth {
                 }
             };
             let mut emu = Emulator::new(n);
-            emu.serve_udp(&sock, &stop)?;
+            emu.serve_udp(&sock, &stop, &seen)?;
             Ok(emu.frames.load(Ordering::Relaxed))
         }));
         ready_rx
@@ -222,7 +231,9 @@ pub fn enter_netns(ns: &str) -> std::io::Result<()> {
 impl Drop for Veth {
     fn drop(&mut self) {
         let _ = self.stop();
-        // Deleting the namespace destroys the pair.
+        // Deleting either end destroys the pair (and the VLAN devices on it); the near end
+        // is deleted too in case the far one never reached the namespace.
+        let _ = ip(&["link", "del", &self.host_if]);
         let _ = ip(&["netns", "del", &self.ns]);
     }
 }
