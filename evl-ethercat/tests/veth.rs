@@ -251,3 +251,40 @@ fn the_udp_path_loops_back_10000_cycles_with_no_inband_switch_on_either_thread()
         assert_eq!(out.inband_switches, Some(0));
     }
 }
+
+#[test]
+fn the_udp_path_reports_a_missing_interface_and_a_stopped_receiver() {
+    let ex = Executor::builder().slot_size(4096).build().unwrap();
+    ex.block_on(async {
+        let e = TxRx::open_with("nosuch0", FramePath::oob_udp()).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}");
+        if evl::core::backend::current().ok() == Some(evl::Backend::Evl) {
+            // The core's oob ports are VLAN devices: never a fall back to the in-band socket.
+            let e = TxRx::open_with("lo", FramePath::oob_udp()).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::Unsupported, "{e}");
+            return;
+        }
+        // SAFETY: geteuid has no memory effects.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("SKIPPED (needs root for a packet socket on lo)");
+            return;
+        }
+        static PDU_STORAGE: PduStorage<16, { PduStorage::element_size(1100) }> = PduStorage::new();
+        let (tx, rx, _pdu_loop) = PDU_STORAGE.try_split().expect("split once");
+        let txrx = Rc::new(TxRx::open_with("lo", FramePath::oob_udp()).expect("open on lo"));
+        let t2 = txrx.clone();
+        let io = ex
+            .spawn_local(async move { t2.run(tx, rx).await.map(|_| ()) })
+            .unwrap();
+        evl::yield_now().await;
+        let stats = txrx
+            .stop_receiver()
+            .expect("the UDP path has a receive thread");
+        assert!(stats.ended);
+        assert_eq!(stats.dropped_ring_full, 0);
+        // The task sees the hand-off closed once the thread is gone.
+        let e = io.await.expect("the task ran").unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+        assert!(txrx.relay_stats().is_none());
+    });
+}
