@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! ethercat --interface IF | --emulate N   [--period-us 1000] [--duration-s 10]
-//!          [--priority 80] [--cpu N] [--samples] [--pdu-timeout-ms 30]
+//!          [--priority 80] [--cpu N] [--samples] [--pdu-timeout-ms 30] [--udp]
 //! ```
 //! - `--interface IF`: the NIC the EtherCAT segment hangs off (root or CAP_NET_RAW, plus
 //!   CAP_SYS_NICE for the priority). Real hardware:
@@ -13,6 +13,10 @@
 //!   digital I/O subdevices (tests/emulator) on the far end, and runs against the near end
 //!   (root). Outputs are wired to inputs there, so each cycle's read-back is checked too:
 //!   `sudo target/release/examples/ethercat --emulate 2`.
+//! - `--udp`: EtherCAT over UDP on the core's out-of-band packet socket
+//!   (`FramePath::OobUdp`): `--interface` must then be a VLAN device (EVL: one on an
+//!   oob-capable NIC), the subdevices must accept EtherCAT over UDP; with `--emulate`, VLAN
+//!   100 on the veth and the emulator answering in kind (oob socket on EVL).
 //! - `--samples`: print one line per cycle (`lateness_ns rtt_ns wkc_ok`) instead of the report
 //!   (for the side-by-side comparison, `ethercat-compare`).
 //!
@@ -25,7 +29,7 @@ mod emulator;
 use ethercrab::{MainDevice, MainDeviceConfig, PduStorage, Timeouts};
 use evl::time::{self, Instant, MissedTicks};
 use evl::{ExecutorConfig, Runtime};
-use evl_ethercat::TxRx;
+use evl_ethercat::{FramePath, TxRx};
 use hdrhistogram::Histogram;
 use std::rc::Rc;
 use std::time::Duration;
@@ -44,10 +48,11 @@ struct Opts {
     cpu: Option<usize>,
     samples: bool,
     pdu_timeout: Duration,
+    udp: bool,
 }
 
 const USAGE: &str = "ethercat --interface IF | --emulate N  [--period-us 1000] [--duration-s 10] \
-[--priority 80] [--cpu N] [--samples] [--pdu-timeout-ms 30]";
+[--priority 80] [--cpu N] [--samples] [--pdu-timeout-ms 30] [--udp]";
 
 fn parse() -> Result<Opts, lexopt::Error> {
     use lexopt::prelude::*;
@@ -60,6 +65,7 @@ fn parse() -> Result<Opts, lexopt::Error> {
         cpu: None,
         samples: false,
         pdu_timeout: Timeouts::default().pdu,
+        udp: false,
     };
     let mut p = lexopt::Parser::from_env();
     while let Some(arg) = p.next()? {
@@ -71,6 +77,7 @@ fn parse() -> Result<Opts, lexopt::Error> {
             Long("priority") => o.priority = p.value()?.parse()?,
             Long("cpu") => o.cpu = Some(p.value()?.parse()?),
             Long("samples") => o.samples = true,
+            Long("udp") => o.udp = true,
             Long("pdu-timeout-ms") => o.pdu_timeout = Duration::from_millis(p.value()?.parse()?),
             Long("help") | Short('h') => {
                 println!("{USAGE}");
@@ -108,11 +115,18 @@ fn main() -> std::process::ExitCode {
                     return std::process::ExitCode::FAILURE;
                 }
             };
-            if let Err(e) = v.start_emulator(n) {
-                eprintln!("ethercat: emulator: {e}");
-                return std::process::ExitCode::FAILURE;
-            }
-            let i = v.host_if.clone();
+            let started = if opts.udp {
+                v.start_udp_emulator(n, 100)
+            } else {
+                v.start_emulator(n).map(|()| v.host_if.clone())
+            };
+            let i = match started {
+                Ok(i) => i,
+                Err(e) => {
+                    eprintln!("ethercat: emulator: {e}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            };
             net = Some(v);
             i
         }
@@ -155,7 +169,12 @@ async fn run(opts: Opts, interface: String) -> Result<(), String> {
     let (tx, rx, pdu_loop) = PDU_STORAGE
         .try_split()
         .map_err(|()| err("PDU storage", &"split twice"))?;
-    let txrx = Rc::new(TxRx::open(&interface).map_err(|e| err("packet socket", &e))?);
+    let txrx = if opts.udp {
+        TxRx::open_with(&interface, FramePath::oob_udp())
+    } else {
+        TxRx::open(&interface)
+    };
+    let txrx = Rc::new(txrx.map_err(|e| err("packet socket", &e))?);
     let t2 = txrx.clone();
     let io = evl::spawn_local(async move { t2.run(tx, rx).await.map(|_| ()) })
         .map_err(|e| err("spawning the TX/RX task", &e))?;
@@ -271,6 +290,9 @@ async fn run(opts: Opts, interface: String) -> Result<(), String> {
         eprintln!("frame path: {:?}", txrx.frame_path());
         if let Some(r) = txrx.relay_stats() {
             eprintln!("relay: {r:?}");
+        }
+        if let Some(r) = txrx.stop_receiver() {
+            eprintln!("receive thread (its whole loop): {r:?}");
         }
         if let Some(n) = switches {
             eprintln!("in-band switches of the loop's thread during the cycles: {n}");

@@ -34,6 +34,7 @@
 //! | [`PacketSocket`] | a raw `AF_PACKET` socket bound to one interface, EtherType 0x88A4 |
 //! | [`FramePath`] | direct socket (host) or in-band relay (EVL), chosen by [`TxRx::open`] or given to [`TxRx::open_with`] |
 //! | [`RelayStats`] | the relay thread's counters |
+//! | [`OobRxStats`], [`UdpAddrs`] | the out-of-band UDP path's receive thread counters, the IPv4 addresses its frames carry |
 //!
 //! ## Backends
 //!
@@ -55,15 +56,26 @@
 //!   round trip carries Linux's scheduling and network-stack latency; the cycle timer and
 //!   the executor stay real-time. [`FramePath::Relay`] can be chosen on the host as well
 //!   (the tests do).
+//! - **EVL backend, chosen explicitly: out-of-band over UDP** ([`FramePath::OobUdp`]).
+//!   EtherCAT frames wrapped in IPv4/UDP (port 0x88A4, the encapsulation EtherCAT defines),
+//!   the one kind of traffic the core's out-of-band stack carries, on a VLAN device: sends
+//!   from the task (out-of-band), receives on an attached SCHED_FIFO thread waiting
+//!   out-of-band and handing frames over through a preallocated ring and the task's evl
+//!   waker. No in-band hop at all; needs subdevices that accept EtherCAT over UDP and a
+//!   VLAN-tagged segment (see the README). On the host it runs over the in-band socket.
 #![warn(missing_docs)]
 
+mod oob;
 mod relay;
 mod socket;
 mod txrx;
+mod udp;
 
+pub use oob::{OobRxStats, RX_POLL};
 pub use relay::{RelayStats, DEFAULT_RING};
 pub use socket::{PacketSocket, ETHERTYPE_ETHERCAT};
 pub use txrx::{FramePath, TxRx, TxRxStats, MAX_FRAME};
+pub use udp::{UdpAddrs, ETHERCAT_UDP_PORT, MAX_WIRE, UDP_OVERHEAD};
 
 /// Nanoseconds on the monotonic clock, ethercrab's `now` for `init`/`init_single_group`
 /// (it only needs a monotonic ns counter).

@@ -19,7 +19,7 @@
 //! Buffers are fixed arrays made at open: no allocation per frame on either side.
 
 use crate::socket::PacketSocket;
-use crate::txrx::MAX_FRAME;
+use crate::socket::MAX_FRAME;
 use evl::core::{ErrorKind, Xbuf, XbufEnd};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};

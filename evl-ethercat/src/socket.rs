@@ -7,6 +7,10 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 /// The EtherType of EtherCAT frames.
 pub const ETHERTYPE_ETHERCAT: u16 = 0x88A4;
 
+/// The largest frame received: an untagged Ethernet II frame without FCS (1514 bytes), with
+/// room for a VLAN tag. Frames are never larger than ethercrab's PDU storage anyway.
+pub const MAX_FRAME: usize = 1536;
+
 /// A raw packet socket (`AF_PACKET`, `SOCK_RAW`) bound to one interface, receiving EtherType
 /// 0x88A4 only and not its own outgoing frames (`PACKET_IGNORE_OUTGOING`, where the kernel has
 /// it). Whole Ethernet II frames in and out. Opening one needs `CAP_NET_RAW`.

@@ -1,8 +1,10 @@
 //! The frame path: one evl task that sends ethercrab's queued frames and hands received
 //! frames back to it.
 
+use crate::oob::{OobRxStats, OobUdp};
 use crate::relay::{self, Record, RelayStats, RelayThread, RECORD_MAX};
 use crate::socket::PacketSocket;
+use crate::udp::{self, UdpAddrs};
 use core::cell::{Cell, RefCell};
 use core::future::poll_fn;
 use core::pin::Pin;
@@ -13,9 +15,7 @@ use evl::io::{AsyncFd, AsyncRead, AsyncWrite, Direction, XbufStream};
 use evl::Backend;
 use std::io;
 
-/// The largest frame received: an untagged Ethernet II frame without FCS (1514 bytes), with
-/// room for a VLAN tag. Frames are never larger than ethercrab's PDU storage anyway.
-pub const MAX_FRAME: usize = 1536;
+pub use crate::socket::MAX_FRAME;
 
 /// Counters of a [`TxRx`] task.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -50,6 +50,35 @@ pub enum FramePath {
         /// at least one record of the largest frame ([`MAX_FRAME`] + 2).
         ring: usize,
     },
+    /// EtherCAT over UDP (port 0x88A4, in IPv4, EtherType 0x0800) on the EVL core's
+    /// out-of-band packet socket, opened on a **VLAN device** (the core diverts
+    /// IPv4-in-VLAN only): the task wraps and sends each frame itself (an out-of-band call),
+    /// a receive thread attached at SCHED_FIFO `rx_priority` waits for frames out-of-band
+    /// and hands them to the task through a preallocated ring of `queue` frames and the
+    /// task's evl waker. No in-band call on either thread in steady state. Chosen
+    /// explicitly only (the subdevices must accept EtherCAT over UDP). On the host backend
+    /// the same path runs over the in-band socket (tests). See the crate's README.
+    OobUdp {
+        /// The receive thread's SCHED_FIFO priority (1..=99; on the host the default
+        /// policy serves where FIFO is refused). It inherits the opener's CPU affinity.
+        rx_priority: u8,
+        /// Frames the hand-off ring holds (1..=2^30).
+        queue: usize,
+        /// The IPv4 addresses written into the frames.
+        addrs: UdpAddrs,
+    },
+}
+
+impl FramePath {
+    /// [`FramePath::OobUdp`] with the receive thread at SCHED_FIFO 50, a ring of 16 frames,
+    /// the default addresses ([`UdpAddrs::default`]).
+    pub fn oob_udp() -> FramePath {
+        FramePath::OobUdp {
+            rx_priority: 50,
+            queue: 16,
+            addrs: UdpAddrs::default(),
+        }
+    }
 }
 
 /// ethercrab's TX/RX task on an evl executor.
@@ -79,6 +108,8 @@ enum Path {
     Direct(AsyncFd<PacketSocket>),
     // Boxed (once, at open): its buffers make it 3 KiB.
     Relay(Box<RefCell<RelayRt>>),
+    // Boxed (once, at open): its wire buffer makes it 1.5 KiB.
+    OobUdp(Box<RefCell<OobUdp>>),
 }
 
 /// The real-time side of the relay path. `stream` is declared before `thread`: it is
@@ -138,6 +169,19 @@ impl TxRx {
                     stats: Cell::new(TxRxStats::default()),
                 })
             }
+            FramePath::OobUdp {
+                rx_priority,
+                queue,
+                addrs,
+            } => Ok(TxRx {
+                path: Path::OobUdp(Box::new(RefCell::new(OobUdp::open(
+                    interface,
+                    addrs,
+                    rx_priority,
+                    queue,
+                )?))),
+                stats: Cell::new(TxRxStats::default()),
+            }),
         }
     }
 
@@ -157,14 +201,46 @@ impl TxRx {
             Path::Relay(r) => FramePath::Relay {
                 ring: r.borrow().ring,
             },
+            Path::OobUdp(o) => {
+                let o = o.borrow();
+                FramePath::OobUdp {
+                    rx_priority: o.rx_priority,
+                    queue: o.queue,
+                    addrs: o.addrs,
+                }
+            }
         }
     }
 
     /// The relay thread's counters ([`FramePath::Relay`] only).
     pub fn relay_stats(&self) -> Option<RelayStats> {
         match &self.path {
-            Path::Direct(_) => None,
             Path::Relay(r) => Some(r.borrow().thread.stats()),
+            _ => None,
+        }
+    }
+
+    /// The receive thread's counters ([`FramePath::OobUdp`] only).
+    pub fn oob_rx_stats(&self) -> Option<OobRxStats> {
+        match &self.path {
+            Path::OobUdp(o) => Some(o.borrow().thread.stats()),
+            _ => None,
+        }
+    }
+
+    /// Stops the receive thread of [`FramePath::OobUdp`] (it notices within
+    /// [`RX_POLL`](crate::RX_POLL)), joins it, and returns its final counters: its
+    /// in-band switches then cover its whole receive loop. An in-band call (teardown): after
+    /// it, [`run`](Self::run) ends with `BrokenPipe`. `None` on the other paths, or when
+    /// called from inside `run`'s poll (never the case from another task).
+    pub fn stop_receiver(&self) -> Option<OobRxStats> {
+        match &self.path {
+            Path::OobUdp(o) => {
+                let mut o = o.try_borrow_mut().ok()?;
+                o.thread.stop();
+                Some(o.thread.stats())
+            }
+            _ => None,
         }
     }
 
@@ -194,6 +270,12 @@ impl TxRx {
                     let mut relay = relay.borrow_mut();
                     self.relay_send(&mut relay, &mut tx, cx)
                         .and_then(|()| self.relay_receive(&mut relay, &mut rx, cx))
+                }
+                Path::OobUdp(o) => {
+                    // Borrowed only inside this poll, by this task alone.
+                    let mut o = o.borrow_mut();
+                    self.udp_send(&mut o, &mut tx)
+                        .and_then(|()| self.udp_receive(&mut o, &mut rx, cx))
                 }
             };
             if let Err(e) = r {
@@ -379,6 +461,85 @@ impl TxRx {
             };
             if let Some(len) = relay.rx.advance(n)? {
                 self.count_received(rx.receive_frame(relay.rx.frame(len)));
+            }
+        }
+    }
+
+    /// UDP path: each sendable frame wrapped into the wire buffer and sent on the socket
+    /// (an out-of-band ioctl on EVL). No room now (`WouldBlock`): the frame stays with
+    /// ethercrab, counted in `send_full`, and goes on the task's next wake-up (a received
+    /// frame, or ethercrab queueing another).
+    fn udp_send(&self, o: &mut OobUdp, tx: &mut PduTx<'_>) -> io::Result<()> {
+        loop {
+            let Some(frame) = tx.next_sendable_frame() else {
+                return Ok(());
+            };
+            let mut full = false;
+            let mut failed = None;
+            let id = o.ip_id;
+            let sent = frame.send_blocking(|data| {
+                let n = match udp::wrap(data, &o.addrs, id, &mut o.wire) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        failed = Some(io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            format!("a frame of {} bytes cannot be wrapped: {e:?}", data.len()),
+                        ));
+                        return Err(ethercrab::error::Error::SendFrame);
+                    }
+                };
+                match o.sock.send(&o.wire[..n]) {
+                    Ok(_) => Ok(data.len()),
+                    Err(e) if e.kind() == evl::ErrorKind::WouldBlock => {
+                        full = true;
+                        Err(ethercrab::error::Error::SendFrame)
+                    }
+                    Err(e) => {
+                        failed = Some(e.into());
+                        Err(ethercrab::error::Error::SendFrame)
+                    }
+                }
+            });
+            match sent {
+                Ok(_) => {
+                    o.ip_id = o.ip_id.wrapping_add(1);
+                    self.bump(|s| s.sent += 1);
+                }
+                Err(_) if full => {
+                    self.bump(|s| s.send_full += 1);
+                    return Ok(());
+                }
+                Err(e) => {
+                    return Err(
+                        failed.unwrap_or_else(|| io::Error::other(format!("sending a frame: {e}")))
+                    )
+                }
+            }
+        }
+    }
+
+    /// UDP path: every frame the receive thread handed over (unwrapped already).
+    fn udp_receive(
+        &self,
+        o: &mut OobUdp,
+        rx: &mut PduRx<'_>,
+        cx: &mut Context<'_>,
+    ) -> io::Result<()> {
+        loop {
+            match o.rx.poll_recv(cx) {
+                Poll::Pending => return Ok(()),
+                Poll::Ready(Some(f)) => self.count_received(rx.receive_frame(f.bytes())),
+                // The receive thread ended (stopped, or an error) and everything it handed
+                // over was taken.
+                Poll::Ready(None) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::BrokenPipe,
+                        format!(
+                            "the receive thread ended: {}",
+                            o.thread.error().unwrap_or("stopped")
+                        ),
+                    ))
+                }
             }
         }
     }

@@ -7,7 +7,10 @@
 //! emulator wires outputs to inputs) with the expected working counter. The cycles after
 //! warm-up allocate nothing on the executor thread and, on the EVL core, switch it in-band 0
 //! times. The 10,000-cycle test takes the backend's own frame path (direct socket on the
-//! host, the in-band relay on EVL); a 2,000-cycle one takes the relay on either backend.
+//! host, the in-band relay on EVL); a 2,000-cycle one takes the relay on either backend; a
+//! 10,000-cycle one takes EtherCAT over UDP on VLAN 100 (`FramePath::OobUdp`: the core's
+//! out-of-band packet socket at both ends on EVL, with 0 in-band switches of the receive
+//! thread too; the in-band socket on the host).
 
 mod emulator;
 
@@ -15,7 +18,7 @@ use emulator::netns::Veth;
 use ethercrab::{MainDevice, MainDeviceConfig, PduStorage, SubDeviceState, Timeouts};
 use evl::time::{self, MissedTicks};
 use evl::Executor;
-use evl_ethercat::{FramePath, RelayStats, TxRx, TxRxStats};
+use evl_ethercat::{FramePath, OobRxStats, RelayStats, TxRx, TxRxStats};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -25,6 +28,9 @@ static ALLOCATOR: evl_alloc_count::CountingAlloc = evl_alloc_count::CountingAllo
 const DEVICES: usize = 2;
 const CYCLES: u32 = 10_000;
 const RELAY_CYCLES: u32 = 2_000;
+const UDP_CYCLES: u32 = 10_000;
+/// The VLAN the UDP path runs on (the EVL core diverts IPv4-in-VLAN only).
+const VLAN: u16 = 100;
 const WARM_UP: u32 = 100;
 
 fn value(cycle: u32, device: usize) -> u32 {
@@ -37,6 +43,9 @@ struct Outcome {
     inband_switches: Option<u64>,
     stats: TxRxStats,
     relay: Option<RelayStats>,
+    /// The UDP path's receive thread, stopped after the cycles (its in-band switches cover
+    /// its whole receive loop: init and the cycles).
+    oob_rx: Option<OobRxStats>,
 }
 
 /// The executor thread's switches to the in-band stage so far (`None` on the host backend).
@@ -61,8 +70,16 @@ fn run_cycles(
             return None;
         }
     };
-    net.start_emulator(DEVICES)
-        .expect("emulator on the far end");
+    let host_if = match path {
+        Some(FramePath::OobUdp { .. }) => net
+            .start_udp_emulator(DEVICES, VLAN)
+            .expect("EtherCAT-over-UDP emulator on the far end"),
+        _ => {
+            net.start_emulator(DEVICES)
+                .expect("emulator on the far end");
+            net.host_if.clone()
+        }
+    };
     // SCHED_FIFO: on the EVL core a weak (SCHED_OTHER) attached thread is moved back
     // in-band after every out-of-band call, by design, so only a real-time one can show 0
     // switches. On the host, where FIFO may be refused, the default serves (values only).
@@ -74,7 +91,7 @@ fn run_cycles(
         }
         Err(e) => panic!("a SCHED_FIFO executor on the EVL core: {e}"),
     };
-    let host_if = net.host_if.clone();
+    let seen = net.seen.clone();
     let outcome = ex.block_on(async {
         let (tx, rx, pdu_loop) = storage.try_split().expect("split once");
         let txrx = match path {
@@ -98,10 +115,19 @@ fn run_cycles(
             ..Timeouts::default()
         };
         let md = MainDevice::new(pdu_loop, timeouts, MainDeviceConfig::default());
-        let group = md
+        let group = match md
             .init_single_group::<DEVICES, 64>(evl_ethercat::ethercat_now)
             .await
-            .expect("init");
+        {
+            Ok(g) => g,
+            Err(e) => panic!(
+                "init: {e:?}; frames {:?}, relay {:?}, receive thread {:?}, emulator saw {} frames",
+                txrx.stats(),
+                txrx.relay_stats(),
+                txrx.oob_rx_stats(),
+                seen.load(std::sync::atomic::Ordering::Relaxed)
+            ),
+        };
         assert_eq!(group.len(), DEVICES, "subdevices discovered");
         let group = group.into_op(&md).await.expect("PRE-OP -> OP");
         for sd in group.iter(&md) {
@@ -144,18 +170,21 @@ fn run_cycles(
             (Some(a), Some(b)) => Some(b - a),
             _ => None,
         };
+        let oob_rx = txrx.stop_receiver();
         Outcome {
             allocs,
             inband_switches,
             stats: txrx.stats(),
             relay: txrx.relay_stats(),
+            oob_rx,
         }
     });
     let answered = net.stop().expect("emulator");
     eprintln!(
-        "{cycles} cycles, path {path:?}: {} allocations after warm-up, in-band switches of the \
-         executor thread {:?}; frames {:?}; relay {:?}; emulator answered {answered}",
-        outcome.allocs, outcome.inband_switches, outcome.stats, outcome.relay
+        "{cycles} cycles on {host_if}, path {path:?}: {} allocations after warm-up, in-band switches of the \
+         executor thread {:?}; frames {:?}; relay {:?}; receive thread {:?}; emulator \
+         answered {answered}",
+        outcome.allocs, outcome.inband_switches, outcome.stats, outcome.relay, outcome.oob_rx
     );
     assert_eq!(
         outcome.allocs,
@@ -195,4 +224,67 @@ fn the_in_band_relay_path_loops_back_2000_cycles_without_allocating() {
     assert_eq!(relay.to_wire, out.stats.sent);
     assert!(relay.from_wire >= out.stats.received);
     assert_eq!(relay.dropped_ring_full + relay.dropped_socket_full, 0);
+}
+
+#[test]
+fn the_udp_path_loops_back_10000_cycles_with_no_inband_switch_on_either_thread() {
+    // EtherCAT over UDP on VLAN 100: on the EVL core the out-of-band packet socket at both
+    // ends (0 in-band switches of the executor and of the receive thread); on the host the
+    // same encapsulation, receive thread and hand-off over the in-band socket.
+    static PDU_STORAGE: PduStorage<16, { PduStorage::element_size(1100) }> = PduStorage::new();
+    let Some(out) = run_cycles(&PDU_STORAGE, Some(FramePath::oob_udp()), UDP_CYCLES) else {
+        return;
+    };
+    let rx = out.oob_rx.expect("receive thread counters");
+    assert!(rx.ended, "the receive thread stopped");
+    assert_eq!(rx.dropped_ring_full, 0);
+    assert_eq!(rx.ignored, 0, "nothing but EtherCAT over UDP on the VLAN");
+    // Every frame unwrapped was handed over and matched (counted before the hand-off).
+    assert_eq!(rx.frames, out.stats.received + out.stats.ignored);
+    assert_eq!(out.stats.received, out.stats.sent);
+    if evl::core::backend::current().ok() == Some(evl::Backend::Evl) {
+        assert_eq!(
+            rx.inband_switches,
+            Some(0),
+            "in-band switches of the receive thread"
+        );
+        assert_eq!(out.inband_switches, Some(0));
+    }
+}
+
+#[test]
+fn the_udp_path_reports_a_missing_interface_and_a_stopped_receiver() {
+    let ex = Executor::builder().slot_size(4096).build().unwrap();
+    ex.block_on(async {
+        let e = TxRx::open_with("nosuch0", FramePath::oob_udp()).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}");
+        if evl::core::backend::current().ok() == Some(evl::Backend::Evl) {
+            // The core's oob ports are VLAN devices: never a fall back to the in-band socket.
+            let e = TxRx::open_with("lo", FramePath::oob_udp()).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::Unsupported, "{e}");
+            return;
+        }
+        // SAFETY: geteuid has no memory effects.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("SKIPPED (needs root for a packet socket on lo)");
+            return;
+        }
+        static PDU_STORAGE: PduStorage<16, { PduStorage::element_size(1100) }> = PduStorage::new();
+        let (tx, rx, _pdu_loop) = PDU_STORAGE.try_split().expect("split once");
+        let txrx = Rc::new(TxRx::open_with("lo", FramePath::oob_udp()).expect("open on lo"));
+        let t2 = txrx.clone();
+        let io = ex
+            .spawn_local(async move { t2.run(tx, rx).await.map(|_| ()) })
+            .unwrap();
+        evl::yield_now().await;
+        let stats = txrx
+            .stop_receiver()
+            .expect("the UDP path has a receive thread");
+        assert!(stats.ended);
+        assert_eq!(stats.dropped_ring_full, 0);
+        // The task sees the hand-off closed once the thread is gone.
+        let e = io.await.expect("the task ran").unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+        assert!(txrx.relay_stats().is_none());
+    });
 }

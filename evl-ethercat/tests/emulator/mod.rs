@@ -331,15 +331,44 @@ impl Emulator {
     /// Processes an Ethernet frame in place; false when it is not an EtherCAT frame to
     /// answer (then nothing was changed).
     pub fn process(&mut self, frame: &mut [u8]) -> bool {
-        if frame.len() < 16 || frame[12..14] != [0x88, 0xA4] || frame[6] & 0x02 != 0 {
+        if frame.len() < 16 || frame[12..14] != [0x88, 0xA4] {
             return false;
         }
-        let header = get16(frame, 14);
+        let end = frame.len();
+        self.process_at(frame, 14, end)
+    }
+
+    /// Processes an EtherCAT-over-UDP frame in place (IPv4, UDP destination port 0x88A4):
+    /// the EtherCAT part as [`process`](Self::process) does, the IPv4 and UDP headers left
+    /// alone, as an ESC does. False when it is not one (then nothing was changed).
+    pub fn process_udp(&mut self, frame: &mut [u8]) -> bool {
+        if frame.len() < 14 + 20 + 8 || frame[12..14] != [0x08, 0x00] {
+            return false;
+        }
+        let ihl = usize::from(frame[14] & 0x0F) * 4;
+        let u = 14 + ihl;
+        if frame[14] >> 4 != 4 || ihl < 20 || frame[23] != 17 || frame.len() < u + 8 {
+            return false;
+        }
+        if frame[u + 2..u + 4] != [0x88, 0xA4] {
+            return false;
+        }
+        let udp_len = usize::from(u16::from_be_bytes([frame[u + 4], frame[u + 5]]));
+        let end = (u + udp_len).min(frame.len());
+        self.process_at(frame, u + 8, end)
+    }
+
+    /// The EtherCAT part starts at `e` (its 2-byte header) and ends before `end`.
+    fn process_at(&mut self, frame: &mut [u8], e: usize, end: usize) -> bool {
+        if end < e + 2 || frame[6] & 0x02 != 0 {
+            return false;
+        }
+        let header = get16(frame, e);
         if header >> 12 != 1 {
             return false;
         }
-        let end = (16 + usize::from(header & 0x07FF)).min(frame.len());
-        let mut at = 16;
+        let end = (e + 2 + usize::from(header & 0x07FF)).min(end);
+        let mut at = e + 2;
         while at + 12 <= end {
             let cmd = frame[at];
             let mut adp = get16(frame, at + 2);
@@ -396,6 +425,42 @@ impl Emulator {
                 Err(e) => return Err(e),
             };
             if self.process(&mut buf[..n]) {
+                sock.send(&buf[..n])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers EtherCAT-over-UDP frames on `sock` (an `ETH_P_IP` packet socket: the core's
+    /// out-of-band one on EVL, from an attached thread; the in-band one on the host) until
+    /// `stop` is set (checked every 20 ms). Frames that are not EtherCAT over UDP are
+    /// ignored.
+    pub fn serve_udp(
+        &mut self,
+        sock: &evl::core::packet::PacketSocket,
+        stop: &AtomicBool,
+        seen: &AtomicU64,
+    ) -> std::io::Result<()> {
+        use evl::core::{Clock, ErrorKind};
+        let mut buf = [0u8; 1600];
+        while !stop.load(Ordering::Relaxed) {
+            let deadline = Clock::Monotonic
+                .now()
+                .saturating_add(Duration::from_millis(20));
+            let n = match sock.recv_until(&mut buf, Some(deadline)) {
+                Ok(n) => n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) =>
+                {
+                    continue
+                }
+                Err(e) => return Err(e.into()),
+            };
+            seen.fetch_add(1, Ordering::Relaxed);
+            if self.process_udp(&mut buf[..n]) {
                 sock.send(&buf[..n])?;
             }
         }

@@ -6,7 +6,7 @@ use super::Emulator;
 use evl_ethercat::PacketSocket;
 use std::os::fd::AsRawFd;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -19,6 +19,8 @@ pub struct Veth {
     /// The emulator's end, in `ns`.
     pub peer_if: String,
     stop: Arc<AtomicBool>,
+    /// Frames the EtherCAT-over-UDP emulator received (answered or not).
+    pub seen: Arc<AtomicU64>,
     thread: Option<JoinHandle<std::io::Result<u64>>>,
 }
 
@@ -50,12 +52,18 @@ impl Veth {
             host_if: format!("ecm{id}"),
             peer_if: format!("ecs{id}"),
             stop: Arc::new(AtomicBool::new(false)),
+            seen: Arc::new(AtomicU64::new(0)),
             thread: None,
         };
         ip(&["netns", "add", &v.ns])?;
+        // Made in this namespace, then the far end moved: the two ends get different
+        // interface indexes. (The EVL core's oob packet delivery matches a socket's bound
+        // device by index alone, not by namespace: with both ends at the same index, a
+        // frame arriving at the far end may be delivered to the near end's socket.)
         ip(&[
-            "link", "add", &v.host_if, "type", "veth", "peer", "name", &v.peer_if, "netns", &v.ns,
+            "link", "add", &v.host_if, "type", "veth", "peer", "name", &v.peer_if,
         ])?;
+        ip(&["link", "set", &v.peer_if, "netns", &v.ns])?;
         ip(&["link", "set", &v.host_if, "up"])?;
         ip(&["-n", &v.ns, "link", "set", &v.peer_if, "up"])?;
         Ok(v)
@@ -96,6 +104,110 @@ impl Veth {
             .map_err(|_| "the emulator thread died".to_string())?
     }
 
+    /// Starts `n` emulated devices on the far end speaking EtherCAT over UDP, on VLAN
+    /// `vid` devices made on both ends (`<end>.<vid>`); returns the near VLAN device, the
+    /// one to open the MainDevice's [`FramePath::OobUdp`](evl_ethercat::FramePath) on.
+    ///
+    /// On the EVL core both ends must be out-of-band sockets (a frame sent out-of-band over
+    /// a veth oopses this kernel when an in-band packet socket receives it), and the veth
+    /// must run its NAPI path for the core to divert ingress (GRO on, TSO off, both ends):
+    /// the far end's socket is the core's oob one on its VLAN device (enabled as an oob
+    /// port through a sysfs of the namespace), used from a thread attached at SCHED_FIFO 40.
+    /// On the host: the in-band socket on the VLAN device, or on the veth end itself when
+    /// VLAN devices cannot be made (no 8021q): then the near end is returned.
+    pub fn start_udp_emulator(&mut self, n: usize, vid: u16) -> Result<String, String> {
+        let evl = evl::core::backend::current().ok() == Some(evl::Backend::Evl);
+        let v = vid.to_string();
+        let (near, far) = (
+            format!("{}.{v}", self.host_if),
+            format!("{}.{v}", self.peer_if),
+        );
+        let vlans = ip(&[
+            "link",
+            "add",
+            "link",
+            &self.host_if,
+            "name",
+            &near,
+            "type",
+            "vlan",
+            "id",
+            &v,
+        ])
+        .and_then(|()| {
+            ip(&[
+                "-n",
+                &self.ns,
+                "link",
+                "add",
+                "link",
+                &self.peer_if,
+                "name",
+                &far,
+                "type",
+                "vlan",
+                "id",
+                &v,
+            ])
+        })
+        .and_then(|()| ip(&["link", "set", &near, "up"]))
+        .and_then(|()| ip(&["-n", &self.ns, "link", "set", &far, "up"]));
+        let (near, far) = match vlans {
+            Ok(()) => (near, far),
+            Err(e) if evl => return Err(format!("VLAN devices (needs CONFIG_VLAN_8021Q): {e}")),
+            Err(_) => (self.host_if.clone(), self.peer_if.clone()),
+        };
+        if evl {
+            ethtool_set(&self.host_if, ETHTOOL_SGRO, true)?;
+            ethtool_set(&self.host_if, ETHTOOL_STSO, false)?;
+            let script = format!("echo 1 > /sys/class/net/{far}/oob_port");
+            ip(&["netns", "exec", &self.ns, "sh", "-c", &script])?;
+        }
+        let (ns, peer, stop) = (self.ns.clone(), self.peer_if.clone(), self.stop.clone());
+        let seen = self.seen.clone();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        self.thread = Some(std::thread::spawn(move || {
+            use evl::core::packet::PacketSocket;
+            use evl::core::{SchedPolicy, Thread, ThreadConfig};
+            let r = (|| -> Result<(Option<Thread>, PacketSocket), String> {
+                enter_netns(&ns).map_err(|e| e.to_string())?;
+                if !evl {
+                    let param = libc::sched_param { sched_priority: 40 };
+                    // SAFETY: a valid sched_param for the calling thread.
+                    let _ = unsafe {
+                        libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param)
+                    };
+                    let s = PacketSocket::open_inband(&far, 0x0800).map_err(|e| e.to_string())?;
+                    return Ok((None, s));
+                }
+                ethtool_set(&peer, ETHTOOL_SGRO, true)?;
+                ethtool_set(&peer, ETHTOOL_STSO, false)?;
+                let name = format!("ecat-emu-{}", std::process::id());
+                let t = Thread::attach(ThreadConfig::new(&name).policy(SchedPolicy::Fifo(40)))
+                    .map_err(|e| e.to_string())?;
+                let s = PacketSocket::open_oob(&far, 0x0800).map_err(|e| e.to_string())?;
+                Ok((Some(t), s))
+            })();
+            let (_attached, sock) = match r {
+                Ok(x) => {
+                    let _ = ready_tx.send(Ok(()));
+                    x
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e.clone()));
+                    return Err(std::io::Error::other(e));
+                }
+            };
+            let mut emu = Emulator::new(n);
+            emu.serve_udp(&sock, &stop, &seen)?;
+            Ok(emu.frames.load(Ordering::Relaxed))
+        }));
+        ready_rx
+            .recv()
+            .map_err(|_| "the emulator thread died".to_string())??;
+        Ok(near)
+    }
+
     /// Stops the emulator; the frames it answered.
     pub fn stop(&mut self) -> std::io::Result<u64> {
         self.stop.store(true, Ordering::Relaxed);
@@ -119,7 +231,57 @@ pub fn enter_netns(ns: &str) -> std::io::Result<()> {
 impl Drop for Veth {
     fn drop(&mut self) {
         let _ = self.stop();
-        // Deleting the namespace destroys the pair.
+        // Deleting either end destroys the pair (and the VLAN devices on it); the near end
+        // is deleted too in case the far one never reached the namespace.
+        let _ = ip(&["link", "del", &self.host_if]);
         let _ = ip(&["netns", "del", &self.ns]);
     }
+}
+
+/// `ETHTOOL_SGRO`, `ETHTOOL_STSO` (linux/ethtool.h).
+pub const ETHTOOL_SGRO: u32 = 0x2c;
+/// See [`ETHTOOL_SGRO`].
+pub const ETHTOOL_STSO: u32 = 0x1f;
+
+/// Sets one legacy ethtool feature (`struct ethtool_value { u32 cmd, data }` through
+/// `SIOCETHTOOL`) on `ifname` in the calling thread's namespace.
+pub fn ethtool_set(ifname: &str, cmd: u32, on: bool) -> Result<(), String> {
+    #[repr(C)]
+    struct EthtoolValue {
+        cmd: u32,
+        data: u32,
+    }
+    #[repr(C)]
+    struct IfReq {
+        name: [u8; 16],
+        data: *mut EthtoolValue,
+        _pad: [u8; 16],
+    }
+    let mut val = EthtoolValue {
+        cmd,
+        data: on as u32,
+    };
+    let mut req = IfReq {
+        name: [0; 16],
+        data: &mut val,
+        _pad: [0; 16],
+    };
+    if ifname.len() >= 16 {
+        return Err(format!("interface name {ifname:?} too long"));
+    }
+    req.name[..ifname.len()].copy_from_slice(ifname.as_bytes());
+    // SAFETY: socket(2) has no memory effects.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(format!("socket: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: SIOCETHTOOL reads an ifreq whose data points to a live ethtool_value.
+    let rc = unsafe { libc::ioctl(fd, libc::SIOCETHTOOL as _, &mut req as *mut IfReq) };
+    let err = std::io::Error::last_os_error();
+    // SAFETY: `fd` is ours.
+    unsafe { libc::close(fd) };
+    if rc < 0 {
+        return Err(format!("SIOCETHTOOL {cmd:#x} on {ifname}: {err}"));
+    }
+    Ok(())
 }
