@@ -307,14 +307,18 @@ pub fn mutex_excludes_times_out_and_detects_relock() {
     let g = m.lock().unwrap();
     assert_eq!(kind(m.lock()), ErrorKind::Deadlock);
     let m2 = m.clone();
+    // The holder lets go only once the other thread has seen its timed lock time out, however
+    // late that thread starts (a fixed sleep failed on the emulated core).
+    let (timed_out, seen) = std::sync::mpsc::channel();
     let h = spawn(move || {
         assert_eq!(kind(m2.try_lock()), ErrorKind::WouldBlock);
         let deadline = after(ms(30));
         assert_eq!(kind(m2.lock_until(deadline)), ErrorKind::TimedOut);
         assert!(Clock::Monotonic.now() >= deadline);
+        timed_out.send(()).unwrap();
         let _g = m2.lock().unwrap();
     });
-    std::thread::sleep(ms(60));
+    seen.recv().unwrap();
     drop(g);
     h.join().unwrap();
     drop(m.try_lock().unwrap());
