@@ -5,6 +5,10 @@
 //! system call. An executor thread whose tasks are all pending (and which touches no lock
 //! meanwhile) has exactly one such call left to make: its reactor's wait. So once the test
 //! has seen its task pending, `S` means the executor parked, on any machine, however slow.
+//!
+//! On the host backend only. On EVL a thread running out-of-band reads as `S` too (its
+//! in-band side is dormant while the core runs it), so there `S` does not prove a park: a
+//! test may use it to wait, never to assert that a wake found the executor parked.
 
 use std::time::{Duration, Instant};
 
