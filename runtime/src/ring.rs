@@ -103,8 +103,9 @@ pub(crate) struct Ring<T> {
 // `T: Send`); each buffer is accessed by one side at a time, handed over by the
 // release/acquire operations on the slot words and the free list (module docs).
 unsafe impl<T: Send> Send for Ring<T> {}
-// SAFETY: as above; shared access only goes through the atomics, and buffers are touched
-// only by the side that owns them at the time.
+// SAFETY: `&Ring<T>` is shared by the producer and consumer threads: it exposes the slot and
+// free-list atomics, and each buffer is touched only by the side that owns it at the time
+// (ownership passes by release/acquire on those atomics); values crossing need `T: Send`.
 unsafe impl<T: Send> Sync for Ring<T> {}
 
 impl<T> Ring<T> {

@@ -111,7 +111,8 @@ impl PollSet {
                 let ns = t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128;
                 ((ns + 999_999) / 1_000_000).min(i32::MAX as i128) as libc::c_int
             });
-            // SAFETY: as above, with a millisecond timeout.
+            // SAFETY: `raw` is a live buffer of at least `max` epoll_event entries, writable for the
+            // call, on an open epoll fd; the timeout is a plain integer (no pointer).
             n = unsafe {
                 libc::epoll_wait(
                     ep.as_raw_fd(),

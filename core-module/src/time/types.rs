@@ -116,7 +116,8 @@ impl Clock {
             tv_sec: 0,
             tv_nsec: 0,
         };
-        // SAFETY: as in `now`: a valid out-pointer and a valid clock id.
+        // SAFETY: `ts` is a valid, writable timespec and the clock id is one every Linux kernel
+        // has, so clock_getres only writes `ts`.
         unsafe { libc::clock_getres(self.clockid(), &mut ts) };
         Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
     }

@@ -239,7 +239,7 @@ impl AsFd for Timer {
 fn set_nonblocking(fd: RawFd, op: &'static str) -> Result<()> {
     // SAFETY: fcntl F_GETFL/F_SETFL on an open descriptor touches no memory.
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    // SAFETY: as above.
+    // SAFETY: fcntl F_SETFL on an open descriptor with an integer argument touches no memory.
     if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
         return Err(Error::last_os_error(
             op,

@@ -384,7 +384,8 @@ impl Drop for Wheel {
         // is its last moment in it.
         let mut n = unsafe { self.due.detach_all() };
         for level in &mut self.levels {
-            // SAFETY: as above.
+            // SAFETY: every entry still linked in this level is alive until it leaves the
+            // wheel (ground rule 1), and this is its last moment in it.
             n += unsafe { level.detach_all() };
         }
         debug_assert_eq!(n, self.len);

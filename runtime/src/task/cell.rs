@@ -154,7 +154,9 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
             }
             if prev & JOIN_INTEREST == 0 {
                 // Nobody will read it.
-                // SAFETY: as above.
+                // SAFETY: we are the executor thread, during the poll that completed this task;
+                // no JoinHandle will read the stage (no join interest), so access is exclusive;
+                // the executor outlives its running tasks, so `owner` is live.
                 unsafe {
                     replace_contained::<F, S>(stage, Stage::Consumed, c.header.name, c.header.owner)
                 };
@@ -207,7 +209,8 @@ unsafe fn read_output<F: Future, S: Schedule>(ptr: NonNull<Header>, dst: *mut ()
     // SAFETY: caller's contract: a live Cell<F>, and COMPLETE was observed with Acquire, so
     // the executor is done with the stage and the JoinHandle is its only user.
     let c = unsafe { cell::<F, S>(ptr) };
-    // SAFETY: as above: exclusive access to the stage.
+    // SAFETY: COMPLETE was observed with Acquire, so the executor no longer touches the
+    // stage, and the JoinHandle (the caller) is its only user: access is exclusive.
     let stage = unsafe { &mut *c.stage.get() };
     match core::mem::replace(stage, Stage::Consumed) {
         // SAFETY: `dst` has the type the JoinHandle<F::Output> passes.

@@ -196,7 +196,9 @@ impl Table {
         // entries drop; so the entry stays alive and unmoved while armed (the wheel's ground
         // rule 1). It is armed only in reactors of this thread.
         let entry = unsafe { Pin::new_unchecked(&slot.entry) };
-        // SAFETY: as just argued.
+        // SAFETY: `entry` stays alive and unmoved while armed (TLS table at a fixed address,
+        // cancelled in `Table::drop` before the entries drop), and `r` is a reactor of this
+        // thread, the only one the entry is ever armed in.
         match unsafe { r.arm(entry, deadline) } {
             Ok(()) => {
                 slot.reactor.set(r);

@@ -98,7 +98,8 @@ impl core::ops::Deref for Locked<'_> {
 
 impl core::ops::DerefMut for Locked<'_> {
     fn deref_mut(&mut self) -> &mut State {
-        // SAFETY: as in deref; `&mut self` makes this reference the only one.
+        // SAFETY: the lock is held for this guard's life, so no other thread reaches the state;
+        // `&mut self` borrows the guard exclusively, so this is the only reference it hands out.
         unsafe { &mut *self.group.state.get() }
     }
 }

@@ -56,7 +56,8 @@ pub(crate) struct Shared<T: SharedState> {
 // SAFETY: `T: Sync` and made of atomics; the block is only reached through `&T`, and the
 // backing (a Box or a mapping) may be released from any thread.
 unsafe impl<T: SharedState> Send for Shared<T> {}
-// SAFETY: as above: all access is through `&T`, and `T: Sync`.
+// SAFETY: sharing `&Shared<T>` across threads only hands out `&T` (never `&mut T`), which is
+// sound because `T: Sync` (a block of atomics); the backing is not touched through `&self`.
 unsafe impl<T: SharedState> Sync for Shared<T> {}
 
 impl<T: SharedState> Shared<T> {

@@ -187,7 +187,8 @@ impl<'a> PiLock<'a> {
         let rt_ptr = rt
             .as_ref()
             .map_or(core::ptr::null(), |t| t as *const libc::timespec);
-        // SAFETY: as above, with a CLOCK_REALTIME absolute timeout.
+        // SAFETY: `word` is a live, aligned futex word; `rt_ptr` is null or points to `rt`, a
+        // timespec alive for the call (FUTEX_LOCK_PI reads it as a CLOCK_REALTIME deadline).
         unsafe {
             libc::syscall(
                 libc::SYS_futex,
