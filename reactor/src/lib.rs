@@ -5,7 +5,7 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`reactor`] | [`Reactor`]: the one wait point per executor (poll set + core timer fd + wake element) |
+//! | [`reactor`] | [`Reactor`]: the one wait point per executor (a poll set whose wait times out at the earliest deadline, plus the wake element) |
 //! | [`timer`] | the timer queue: a hierarchical wheel with exact nanosecond deadlines |
 //! | [`io`] | fd registrations: readiness per direction, armed only while awaited |
 //!

@@ -3,9 +3,9 @@
 //! One [`Wheel`] per executor holds the [`Entry`]s of every timer its tasks await. Entries live
 //! inside the pinned futures that wait on them; the wheel links them by pointer and never
 //! allocates. When the executor runs out of work it asks [`Wheel::next_deadline`] for the
-//! **exact** earliest deadline and arms its one core timer fd at that nanosecond; when the fd
-//! fires it calls [`Wheel::wake_expired`] (or [`Wheel::expire`] / [`Wheel::pop_expired`]) with
-//! the current time.
+//! **exact** earliest deadline and makes it the timeout of its one blocking wait, to the
+//! nanosecond; when the wait returns it calls [`Wheel::wake_expired`] (or [`Wheel::expire`] /
+//! [`Wheel::pop_expired`]) with the current time.
 //!
 //! | module | concept |
 //! |---|---|
@@ -45,7 +45,7 @@
 //! stale, and the next [`Wheel::next_deadline`] recomputes it.
 //!
 //! **Why the scan is amortised O(1) per timer.** A recompute scans the slot that holds the new
-//! earliest deadline `D`. The executor arms its timer fd at `D`, and the expiry at `D` (which
+//! earliest deadline `D`. The executor's wait times out at `D`, and the expiry at `D` (which
 //! is at or after that slot's start) cascades every entry of that slot; each entry is re-placed
 //! at most once per level it descends, at most 11 times in its life. So a scanned entry is
 //! charged to a cascade it undergoes next anyway — unless the slot is scanned again before time

@@ -8,7 +8,7 @@
 //! | [`interval`], [`interval_at`], [`Interval`] | periodic ticks that report lateness and missed ticks |
 //! | `embassy` (feature `embassy-time`) | the embassy-time driver: embassy `Timer`/`Ticker` on evl executors |
 //!
-//! Deadlines are absolute and exact: the executor arms its core timer fd at the earliest
+//! Deadlines are absolute and exact: the executor's one wait times out at the earliest
 //! deadline, to the nanosecond (no 1 ms wheel). A past deadline completes at once. Dropping a
 //! timer future disarms it in O(1). Timer futures are `!Send`: they belong to the executor
 //! that polls them (spawn tasks that use timers with `evl::spawn_local`, or with
