@@ -659,6 +659,28 @@ fn spawn_errors_mix_with_evl_errors_through_question_mark() {
 }
 
 #[test]
+fn join_errors_mix_with_evl_errors_through_question_mark() {
+    backend();
+    let ex = Executor::new().unwrap();
+    let r: evl::Result<u32> = ex.block_on(async {
+        let ok = evl::spawn(async { 1u32 })?.await?;
+        let aborted = evl::spawn(std::future::pending::<u32>())?;
+        aborted.abort();
+        let e = aborted.await.map_err(evl::Error::from).unwrap_err();
+        assert_eq!(e.kind(), evl::ErrorKind::Closed);
+        assert_eq!(e.op(), "join");
+        Ok(ok)
+    });
+    assert_eq!(r.unwrap(), 1);
+    let panicked: evl::Result<()> = ex.block_on(async {
+        evl::spawn(async { panic!("on purpose") })?.await?;
+        Ok(())
+    });
+    let e = panicked.unwrap_err();
+    assert_eq!((e.kind(), e.op()), (evl::ErrorKind::Other, "join"));
+}
+
+#[test]
 fn spawn_local_takes_futures_that_are_not_send() {
     backend();
     let ex = Executor::new().unwrap();

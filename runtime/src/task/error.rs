@@ -72,3 +72,27 @@ impl fmt::Display for JoinError {
 }
 
 impl std::error::Error for JoinError {}
+
+/// So that `h.await?` works in a function returning [`evl::Result`](crate::Result): a
+/// cancelled task becomes [`Closed`](crate::ErrorKind::Closed), a panicked one
+/// [`Other`](crate::ErrorKind::Other) with op `"join"`. The panic message is not carried (the
+/// error holds static text only); the executor reported it when the task panicked, and
+/// matching on the `JoinError` first keeps it.
+impl From<JoinError> for crate::Error {
+    fn from(e: JoinError) -> Self {
+        use crate::ErrorKind as K;
+        match e {
+            JoinError::Cancelled => crate::Error::new(
+                K::Closed,
+                "join",
+                "the task was cancelled (JoinHandle::abort, or its executor shut down)",
+            ),
+            JoinError::Panicked { .. } => crate::Error::new(
+                K::Other,
+                "join",
+                "the task panicked: its message went to the panic report (match on the \
+                 JoinError before `?` to keep it)",
+            ),
+        }
+    }
+}
