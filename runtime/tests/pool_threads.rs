@@ -36,7 +36,8 @@ fn count_task(
 }
 
 fn count_pool_in_use() -> usize {
-    // SAFETY: as in count_task.
+    // SAFETY: COUNT_POOL was sized by task_pool_size for `count` and SLOTS, the same function and N
+    // as here, and it is viewed as no other pool.
     unsafe { COUNT_POOL.pool::<_, _, _, SLOTS>(count) }.in_use()
 }
 
@@ -70,7 +71,8 @@ fn park_task(
 }
 
 fn park_pool_in_use() -> usize {
-    // SAFETY: as in park_task.
+    // SAFETY: PARK_POOL was sized by task_pool_size for `park` and SLOTS, the same function and N
+    // as here, and it is viewed as no other pool.
     unsafe { PARK_POOL.pool::<_, _, _, SLOTS>(park) }.in_use()
 }
 

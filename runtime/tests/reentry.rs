@@ -39,7 +39,9 @@ fn waker(p: Rc<Payload>) -> Waker {
         RawWaker::new(d, &VTABLE)
     }
     unsafe fn wake(d: *const ()) {
-        // SAFETY: as in `clone`; then the count this waker held is given up.
+        // SAFETY: `d` came from Rc::into_raw in `waker` and this waker holds one strong count, so
+        // the Payload is alive for wake_by_ref; drop_ then gives up that count, which `wake`
+        // consumes (the waker is not used again).
         unsafe {
             wake_by_ref(d);
             drop_(d);

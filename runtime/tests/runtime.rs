@@ -157,7 +157,8 @@ fn executor_threads_get_their_scheduling_policy() {
                 // SAFETY: pid 0 is the calling thread.
                 let p = unsafe { libc::sched_getscheduler(0) };
                 let mut sp = libc::sched_param { sched_priority: 0 };
-                // SAFETY: as above, with a writable param.
+                // SAFETY: pid 0 is the calling thread, and `sp` is a valid, writable sched_param
+                // that outlives the call.
                 unsafe { libc::sched_getparam(0, &mut sp) };
                 (p, sp.sched_priority)
             })

@@ -23,7 +23,9 @@ unsafe impl Linked for Node {
 struct Nodes(Vec<Node>);
 // SAFETY: nodes are handed between threads only through the inbox protocol under test.
 unsafe impl Send for Nodes {}
-// SAFETY: as above.
+// SAFETY: sharing `&Nodes` lets threads read `id` (never written after `nodes()`) and reach `next`
+// only through the inbox's push/take protocol under test, which gives each link to one thread at a
+// time.
 unsafe impl Sync for Nodes {}
 
 fn nodes(n: usize) -> Arc<Nodes> {
@@ -62,7 +64,8 @@ fn inbox_delivers_every_node_once_in_order() {
         unsafe { inbox.take_all(|n| got.push((*n).id)) };
         p1.join().unwrap();
         p2.join().unwrap();
-        // SAFETY: as above.
+        // SAFETY: this thread is the only consumer: the producers only push, and they have been
+        // joined.
         unsafe { inbox.take_all(|n| got.push((*n).id)) };
         let mut sorted = got.clone();
         sorted.sort();

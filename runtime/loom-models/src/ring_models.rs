@@ -39,7 +39,8 @@ fn two_producers_one_consumer() {
         }
         assert!(a.join().unwrap(), "room for two");
         assert!(b.join().unwrap(), "room for two");
-        // SAFETY: as above.
+        // SAFETY: this thread is the one consumer (the producers only push), and `q.slots` is the
+        // slice every push on this ring used.
         while let Some(v) = unsafe { q.ring.pop(&q.slots) } {
             got.push(v);
         }
@@ -68,7 +69,8 @@ fn producers_race_for_the_last_slot() {
         let ok = u32::from(a.join().unwrap()) + u32::from(b.join().unwrap());
         assert!(ok >= 1, "the pop made room for at least one");
         let mut n = 0;
-        // SAFETY: as above.
+        // SAFETY: this thread is the one consumer (the producers only push), and `q.slots` is the
+        // slice every push on this ring used.
         while let Some(v) = unsafe { q.ring.pop(&q.slots) } {
             assert!(v == 2 || v == 3);
             n += 1;
@@ -89,7 +91,8 @@ fn full_ring_refuses() {
         // SAFETY: this thread is the one consumer.
         assert_eq!(unsafe { q.ring.pop(&q.slots) }, Some(1));
         let pushed = t.join().unwrap();
-        // SAFETY: as above.
+        // SAFETY: this thread is the one consumer (the producer only pushes, and is joined), and
+        // `q.slots` is the slice every push on this ring used.
         let next = unsafe { q.ring.pop(&q.slots) };
         assert_eq!(next, if pushed { Some(2) } else { None });
     });

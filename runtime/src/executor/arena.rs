@@ -27,7 +27,9 @@ pub(crate) struct Arena {
 // SAFETY: the arena hands out disjoint slots through atomic claims; the raw base pointer is
 // only dereferenced by the owner of a claimed slot.
 unsafe impl Send for Arena {}
-// SAFETY: as above.
+// SAFETY: through `&Arena` a thread claims and releases slots only by atomic operations on `free`
+// and `ready`, and dereferences `base` only within a slot it claimed; claims are exclusive, so no
+// two threads touch the same slot's bytes.
 unsafe impl Sync for Arena {}
 
 /// The most task slots an executor may have: slot indices must stay clear of the

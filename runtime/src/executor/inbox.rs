@@ -72,7 +72,9 @@ impl<T: Linked> Inbox<T> {
         while !node.is_null() {
             // SAFETY: nodes taken are ours; their links were published by Release pushes.
             let next = unsafe { *T::link(node) };
-            // SAFETY: as above.
+            // SAFETY: `node` came off the chain this consumer just swapped out of `head`: no
+            // producer reaches it any more, and its link was published by the Release push that
+            // linked it (Acquire swap), so writing the link is ours alone.
             unsafe { *T::link(node) = rev };
             rev = node;
             node = next;

@@ -113,7 +113,8 @@ impl PoolList {
     pub(crate) unsafe fn for_each_live(&self, mut f: impl FnMut(*const Header)) {
         // SAFETY: caller's contract.
         unsafe { self.take_starts() };
-        // SAFETY: as above: `live` is ours.
+        // SAFETY: `live` is touched only on the executor thread (the module's design), and the
+        // caller's contract puts us on it: reading it races with nothing.
         let mut h = unsafe { *self.live.get() };
         while !h.is_null() {
             f(h);

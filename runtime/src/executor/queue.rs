@@ -87,9 +87,14 @@ unsafe fn edf_merge(a: *const Header, b: *const Header) -> *const Header {
     } else {
         (a, b)
     };
-    // SAFETY: as above; `a`'s right subtree and `b` are disjoint heaps.
+    // SAFETY: `a` is a live queued task (caller) and the reference `edf_node(a)` yields is dropped
+    // once `right` is read; `a`'s right subtree and `b` are null or roots of disjoint heaps of live
+    // queued tasks, and we are still the executor thread in the caller's Busy section.
     let right = unsafe { edf_merge(edf_node(a).right, b) };
-    // SAFETY: as above.
+    // SAFETY: `a`, `left` and `right` are null or live queued tasks of this heap (caller's
+    // contract, and the recursive merge returned a root of such tasks); we are the executor thread
+    // inside the caller's Busy section, and each `edf_node` reference is dead before the next is
+    // taken (`n` is taken last).
     unsafe {
         let left = edf_node(a).left;
         let (lr, rr) = (edf_rank(left), edf_rank(right));
@@ -174,7 +179,9 @@ impl LocalQueue {
         if tail.is_null() {
             self.head.store(h as *mut Header, Relaxed);
         } else {
-            // SAFETY: as above; `tail` is a live queued task.
+            // SAFETY: `tail` is the last task of this local queue: live (the queue holds it,
+            // SCHEDULED) and touched only by the executor thread, the one caller of `push`; `h` is
+            // not yet linked anywhere else.
             unsafe { *(*tail).next.get() = h };
         }
         self.tail.store(h as *mut Header, Relaxed);

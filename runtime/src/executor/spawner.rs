@@ -26,7 +26,9 @@ impl Spawner {
 // SAFETY: a Spawner only reaches the executor through its thread-safe parts (arena claims,
 // the inbox, the parker, the wake element) and owns one reference to it.
 unsafe impl Send for Spawner {}
-// SAFETY: as above.
+// SAFETY: through `&Spawner` a thread only spawns (arena claims, the inbox's CAS push, the parker
+// and the wake element: all atomic, built for any thread) or clones (an atomic reference count);
+// nothing in `Shared` that is executor-thread-only is reached.
 unsafe impl Sync for Spawner {}
 
 impl Spawner {

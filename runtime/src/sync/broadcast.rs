@@ -43,7 +43,8 @@ struct Shared<T> {
 // threads and dropped on senders' threads: `T: Send` (and `Sync` is not needed: no `&T`
 // escapes the lock).
 unsafe impl<T: Send> Sync for Shared<T> {}
-// SAFETY: as above.
+// SAFETY: moving a Shared to another thread moves its stored `T` values (`T: Send`); the rest is
+// atomics, the lock word and a Notify, none tied to a thread.
 unsafe impl<T: Send> Send for Shared<T> {}
 
 /// A broadcast channel holding the last `capacity` values (at least 1). Allocates once;

@@ -38,7 +38,9 @@ pub struct Mutex<T: ?Sized> {
 // SAFETY: the data is reached only through a guard, and at most one guard exists at a time
 // (the one permit); moving the guard's access between threads needs `T: Send`.
 unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
-// SAFETY: as above: `&Mutex` gives `&mut T` to one thread at a time.
+// SAFETY: `&Mutex` reaches the value only through a guard, and the one permit lets one guard exist
+// at a time: `&mut T` goes to one thread at a time, which may be any thread (`T: Send`). `&Mutex`
+// itself never shares `&T` between threads (sharing a guard needs `T: Sync`, by the guard's impl).
 unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 
 /// [`Mutex::try_lock`] found the lock held (or other tasks waiting for it).
@@ -135,7 +137,8 @@ impl<'a, T: ?Sized> Future for Lock<'a, T> {
         let this = unsafe { self.get_unchecked_mut() };
         let mutex = this.mutex;
         loop {
-            // SAFETY: as above.
+            // SAFETY: `this.raw` lives in the pinned Lock and is never moved out of it (it is
+            // replaced in place only once Done, owning nothing and not linked): structural pinning.
             match unsafe { Pin::new_unchecked(&mut this.raw) }.poll(cx) {
                 Poll::Ready(true) => return Poll::Ready(MutexGuard { mutex }),
                 Poll::Pending => return Poll::Pending,
@@ -178,7 +181,8 @@ impl<T: ?Sized> Deref for MutexGuard<'_, T> {
 
 impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as above, and `&mut self` is exclusive.
+        // SAFETY: the guard holds the mutex's one permit, so no other guard and no other access to
+        // the value exists, and `&mut self` makes this the only borrow through the guard.
         unsafe { &mut *self.mutex.data.get() }
     }
 }
@@ -214,7 +218,8 @@ impl<T: ?Sized> Deref for OwnedMutexGuard<T> {
 
 impl<T: ?Sized> DerefMut for OwnedMutexGuard<T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as above, and `&mut self` is exclusive.
+        // SAFETY: the guard holds the mutex's one permit, so no other guard and no other access to
+        // the value exists, and `&mut self` makes this the only borrow through the guard.
         unsafe { &mut *self.mutex.data.get() }
     }
 }

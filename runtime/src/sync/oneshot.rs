@@ -38,7 +38,8 @@ struct Inner<T> {
 // only while RX_GONE is clear); unpublished it stays the sender's, published it is the
 // receiver's (or Inner's drop's): one side at a time. It moves between threads, hence `T: Send`.
 unsafe impl<T: Send> Sync for Inner<T> {}
-// SAFETY: as above.
+// SAFETY: moving an Inner to another thread moves at most the one stored `T` (`T: Send`), plus the
+// state word and two WakerSlots, which are Send.
 unsafe impl<T: Send> Send for Inner<T> {}
 
 impl<T> Inner<T> {

@@ -218,7 +218,9 @@ pub(crate) struct Permits {
 // reaches it through its pinned future and hands it over by the protocol in the module docs.
 // Everything else is atomics. Wakers are Send + Sync.
 unsafe impl Sync for Permits {}
-// SAFETY: as above; a Permits with linked nodes is borrowed by them, so it is not moved.
+// SAFETY: moving a Permits moves only atomics, the lock word and `list`'s two pointers: null while
+// no node is linked, and a linked node's future borrows this Permits, so it cannot be moved then.
+// Nothing in it is tied to a thread.
 unsafe impl Send for Permits {}
 
 impl Permits {

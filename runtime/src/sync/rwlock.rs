@@ -32,7 +32,9 @@ pub struct RwLock<T: ?Sized> {
 // SAFETY: a writer gets `&mut T` alone (all permits), readers get `&T` together: as std's
 // RwLock, `Send` needs `T: Send`, `Sync` needs `T: Send + Sync`.
 unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
-// SAFETY: as above.
+// SAFETY: sharing `&RwLock` gives `&T` to readers on several threads at once (`T: Sync`), and
+// gives `&mut T` to one writer at a time, holding every permit, on any thread (`T: Send`); the
+// permits queue is itself Sync.
 unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
 
 /// [`RwLock::try_read`] / [`RwLock::try_write`] would have had to wait.
@@ -186,7 +188,9 @@ impl<'a, T: ?Sized> Future for Write<'a, T> {
     type Output = RwLockWriteGuard<'a, T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: as in Read::poll.
+        // SAFETY: `raw` is structurally pinned: never moved out (poll_raw replaces it in place only
+        // once it is Done, owning nothing and not linked), and `lock` is a shared reference, so
+        // nothing pinned moves.
         let this = unsafe { self.get_unchecked_mut() };
         let lock = this.lock;
         poll_raw(&mut this.raw, &lock.permits, MAX_READS as usize, cx).map(|()| RwLockWriteGuard {
@@ -247,7 +251,8 @@ impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
 
 impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as above, and `&mut self` is exclusive.
+        // SAFETY: the guard holds every permit (MAX_READS): no reader or other writer can access
+        // the value, and `&mut self` makes this the only borrow through the guard.
         unsafe { &mut *self.lock.data.get() }
     }
 }

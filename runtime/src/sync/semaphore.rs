@@ -189,7 +189,8 @@ impl<'a> Future for Acquire<'a> {
         // SAFETY: `raw` is structurally pinned: never moved out of a pinned Acquire.
         let this = unsafe { self.get_unchecked_mut() };
         let sem = this.sem;
-        // SAFETY: as above.
+        // SAFETY: `this` came from a pinned Acquire and `raw` is never moved out of it (structural
+        // pinning), so pinning the field is sound.
         let raw = unsafe { Pin::new_unchecked(&mut this.raw) };
         let n = raw.n() as u32;
         raw.poll(cx).map(|ok| {

@@ -33,7 +33,9 @@ pub(crate) struct WakerSlot {
 // REGISTERING or WAKING, with Acquire, and gives it back with Release), so one thread at a
 // time; `Waker` is Send + Sync.
 unsafe impl Send for WakerSlot {}
-// SAFETY: as above.
+// SAFETY: `&WakerSlot` reaches the cell only after moving `state` out of IDLE (Acquire CAS) and
+// gives it back with Release, so one thread at a time touches it; the `Waker` it holds is
+// `Send + Sync`, so it may be stored, woken or dropped on any thread.
 unsafe impl Sync for WakerSlot {}
 
 impl WakerSlot {

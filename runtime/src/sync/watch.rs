@@ -62,7 +62,8 @@ struct Shared<T> {
 // receivers' threads (`&T` on several threads at different times) and replaced from the
 // sender's thread: `T: Send + Sync`.
 unsafe impl<T: Send + Sync> Sync for Shared<T> {}
-// SAFETY: as above.
+// SAFETY: moving a Shared to another thread moves its `T` (`T: Send`); the rest is atomics, the
+// lock word and Notifies, none tied to a thread.
 unsafe impl<T: Send + Sync> Send for Shared<T> {}
 
 /// A watch channel holding `init`. Allocates once; nothing after.

@@ -109,7 +109,9 @@ pub(crate) struct State(pub(crate) *mut MonState);
 // mapped for the life of the process (`sys::Shm` is never unmapped); every access goes through
 // 32-bit atomics, as the core's own accesses are atomic or serialised by the protocol.
 unsafe impl Send for State {}
-// SAFETY: as for Send: shared access is by atomics only.
+// SAFETY: `&State` only reads the pointer and accesses the state it designates through 32-bit
+// atomics; that state lies in the core's shared memory, mapped for the life of the process, so
+// threads sharing the pointer race with nothing but atomics (the core's side is atomic too).
 unsafe impl Sync for State {}
 
 impl State {

@@ -100,7 +100,9 @@ pub(crate) struct Shm {
 // i.e. the process) and user space only touches it through atomics, as the core does on its
 // side; the raw pointer is just its address.
 unsafe impl Send for Shm {}
-// SAFETY: as for Send: shared access is by atomics only.
+// SAFETY: `&Shm` gives only the mapping's address and length; the mapping is never unmapped
+// while the process lives, and every access to its contents, from any thread, is atomic (as the
+// core's own accesses are), so sharing it across threads creates no data race.
 unsafe impl Sync for Shm {}
 
 impl Shm {

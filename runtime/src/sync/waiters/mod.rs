@@ -123,7 +123,9 @@ pub(crate) struct Waiters {
 // an atomic lock); a node's owner reaches it through its pinned future, and hands it over by
 // the protocol in the module docs. Everything else is atomics. Wakers are Send + Sync.
 unsafe impl Sync for Waiters {}
-// SAFETY: as above; moving a Waiters moves no node (a Waiters with nodes is borrowed by them).
+// SAFETY: moving a Waiters moves only atomics, the lock word and `list`'s two pointers; while nodes
+// are pushed or listed their futures borrow this Waiters, so it is not moved then, and moving it
+// moves no node. Nothing in it is tied to a thread.
 unsafe impl Send for Waiters {}
 
 impl Waiters {
@@ -321,7 +323,9 @@ impl Waiters {
             k += 1;
         }
         while !rev.is_null() {
-            // SAFETY: as above; read the link before relinking the node.
+            // SAFETY: `rev` is a node taken off `incoming` above: pushed and not released, so its
+            // owner keeps it valid, and we hold the token, so its links are ours; it is in no list
+            // yet, as push_back requires. The link is read before push_back relinks it.
             unsafe {
                 let next = *(*rev).next.get();
                 list.push_back(rev);
@@ -348,7 +352,7 @@ impl Waiters {
         } else {
             0
         };
-        // SAFETY: as above.
+        // SAFETY: the token is held (our caller's contract), which is all `drain` requires.
         unsafe { self.drain(list) };
         if rescan {
             let mut w = list.head;
@@ -376,7 +380,8 @@ impl Waiters {
             let mut w = list.head;
             // SAFETY: listed nodes are valid and ours.
             while !w.is_null() && unsafe { *(*w).generation.get() } != g {
-                // SAFETY: as above.
+                // SAFETY: `w` is non-null and listed: its owner keeps it valid until it is
+                // released, and we hold the token, so reading its link races with nothing.
                 w = unsafe { *(*w).next.get() };
             }
             if w.is_null() {
@@ -400,7 +405,7 @@ impl Waiters {
                         .state
                         .compare_exchange(s, (s & !PERMIT) + P_ONE, SeqCst, SeqCst);
                 }
-                // SAFETY: as above.
+                // SAFETY: the token is held (our caller's contract), which is all `drain` requires.
                 unsafe { self.drain(list) };
                 continue;
             }
