@@ -44,15 +44,9 @@ const WARM: u32 = 30;
 const ROUNDS: u32 = 200;
 const FAULT_ENV: &str = "EVL_STEADY_FAULT";
 
-fn host() {
-    let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
-}
-
-/// The auto-detected backend (or the one `EVL_BACKEND` names).
-fn auto() -> evl::Backend {
-    let sel = evl::core::backend::selection_from_env().unwrap();
-    evl::core::backend::select(sel).unwrap()
-}
+#[path = "support/steady.rs"]
+mod steady;
+use steady::{assert_child_named, auto, host, Count, StageCount, Window};
 
 static PEER_NOTE: Notify = Notify::new();
 static SPAWNED: Notify = Notify::new();
@@ -139,13 +133,6 @@ async fn write_all<W: AsyncWrite + Unpin>(w: &mut W, buf: &[u8]) {
             .await
             .unwrap();
     }
-}
-
-/// What happens once, between the warm-up and the measured rounds, and after them.
-trait Window {
-    fn start(&mut self);
-    fn fault(&mut self) {}
-    fn stop(&mut self) -> usize;
 }
 
 /// Runs the steady state: `WARM` rounds, `w.start()`, `ROUNDS` rounds (each calling
@@ -299,30 +286,12 @@ struct Guard {
     fault: String,
     timer: Option<evl::core::Timer>,
     held: Option<&'static std::sync::Mutex<()>>,
-    window: Option<evl_syscall_guard::Window>,
+    guard: steady::Guard,
 }
 
 impl Window for Guard {
     fn start(&mut self) {
-        use libc::*;
-        // The PI futex operations of the host's element locks (FUTEX_CMD_MASK: 0x7f).
-        const PI_OPS: [u64; 4] = [6, 7, 8, 13]; // LOCK_PI, UNLOCK_PI, TRYLOCK_PI, LOCK_PI2
-        let fds = evl_syscall_guard::io_fds();
-        let mut allowed = evl_syscall_guard::Allowed::new()
-            .call(SYS_epoll_pwait2)
-            .on_fds(SYS_read, &fds)
-            .on_fds(SYS_write, &fds)
-            .with_arg(SYS_futex, 1, 0x7f, &PI_OPS)
-            // The executor's futex wait (host backend, no fd registered) and its wakes: on
-            // its parker word only, so any other futex (a contended lock) is still caught.
-            .with_arg(SYS_futex, 0, u64::MAX, &[park_word()]);
-        // Kernels before 5.11 (no epoll_pwait2): the millisecond wait.
-        #[cfg(target_arch = "x86_64")]
-        {
-            allowed = allowed.call(SYS_epoll_wait);
-        }
-        allowed = allowed.call(SYS_epoll_pwait);
-        self.window = Some(evl_syscall_guard::enter(allowed).unwrap());
+        self.guard.start();
     }
 
     fn fault(&mut self) {
@@ -339,7 +308,7 @@ impl Window for Guard {
     }
 
     fn stop(&mut self) -> usize {
-        self.window.take().expect("started").finish()
+        self.guard.stop()
     }
 }
 
@@ -347,33 +316,15 @@ fn guard_child() {
     host();
     let fault = std::env::var(FAULT_ENV).unwrap_or_default();
     let timer = (fault == "timer").then(|| evl::core::Timer::new(evl::Clock::Monotonic).unwrap());
-    let held = (fault == "mutex").then(|| {
-        // Another thread holds the lock for good: the guarded thread's lock contends.
-        static M: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        static HELD: AtomicBool = AtomicBool::new(false);
-        std::thread::spawn(|| {
-            let _g = M.lock().unwrap();
-            HELD.store(true, SeqCst);
-            loop {
-                std::thread::park();
-            }
-        });
-        while !HELD.load(SeqCst) {
-            std::thread::yield_now();
-        }
-        &M
-    });
+    // Another thread holds the lock for good: the guarded thread's lock contends.
+    let held = (fault == "mutex").then(steady::held_mutex);
     steady_state(&mut Guard {
         fault,
         timer,
         held,
-        window: None,
+        guard: steady::Guard::new().with_pi_locks(),
     });
     unreachable!("the guard's window ends the process");
-}
-
-fn run_guarded(test: &str, fault: &str) -> evl_syscall_guard::Outcome {
-    evl_syscall_guard::run_child(test, &[(FAULT_ENV, fault)])
 }
 
 #[test]
@@ -381,20 +332,11 @@ fn no_system_call_outside_the_allow_list() {
     if evl_syscall_guard::is_child() {
         guard_child();
     }
-    let out = run_guarded("no_system_call_outside_the_allow_list", "");
-    assert!(out.ok(), "{}", out.explain());
+    steady::assert_child_passes("no_system_call_outside_the_allow_list", &[(FAULT_ENV, "")]);
 }
 
 fn assert_named(test: &str, fault: &str, names: &[&str]) {
-    let out = run_guarded(test, fault);
-    let v = out
-        .violation()
-        .unwrap_or_else(|| panic!("the guard let a {fault} fault pass: {}", out.explain()));
-    assert!(
-        names.iter().any(|n| v.contains(&format!(" {n} "))),
-        "expected one of {names:?}: {v}"
-    );
-    assert_eq!(out.code, Some(evl_syscall_guard::VIOLATION_EXIT));
+    assert_child_named(test, &[(FAULT_ENV, fault)], fault, names);
 }
 
 #[test]
@@ -429,18 +371,6 @@ fn the_guard_names_a_contended_std_mutex() {
     assert_named("the_guard_names_a_contended_std_mutex", "mutex", &["futex"]);
 }
 
-/// The counting window.
-struct Count;
-
-impl Window for Count {
-    fn start(&mut self) {
-        evl_alloc_count::start_counting();
-    }
-    fn stop(&mut self) -> usize {
-        evl_alloc_count::stop_counting()
-    }
-}
-
 #[test]
 fn steady_state_allocates_nothing() {
     if evl_syscall_guard::is_child() {
@@ -452,32 +382,6 @@ fn steady_state_allocates_nothing() {
         0,
         "allocations in the steady state"
     );
-}
-
-/// The core's count of the executor thread's switches to the in-band stage over the window,
-/// and the causes the core reported for them.
-struct StageCount(u64, evl::core::stage::StageSwitches);
-
-fn inband_switches() -> u64 {
-    evl::core::Thread::current_core_stats()
-        .unwrap()
-        .expect("the executor attached its thread")
-        .inband_switches
-}
-
-impl Window for StageCount {
-    fn start(&mut self) {
-        self.1 = evl::core::stage::thread_switches();
-        self.0 = inband_switches();
-    }
-    fn stop(&mut self) -> usize {
-        let n = inband_switches() - self.0;
-        if n > 0 {
-            let causes = evl::core::stage::thread_switches().since(&self.1);
-            eprintln!("in-band switches in the steady state: {n}; causes reported: {causes}");
-        }
-        n as usize
-    }
 }
 
 #[test]
@@ -498,13 +402,8 @@ fn steady_state_stays_out_of_band_on_the_core() {
     )
     .unwrap();
     assert_eq!(
-        steady_state(&mut StageCount(0, Default::default())),
+        steady_state(&mut StageCount::default()),
         0,
         "switches to the in-band stage in the steady state"
     );
-}
-
-/// The address of the running executor's parker word (see `Executor::park_word_address`).
-fn park_word() -> u64 {
-    evl::Executor::current_park_word_address().expect("inside block_on") as u64
 }
