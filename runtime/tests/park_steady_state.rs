@@ -67,13 +67,7 @@ fn steady_state(w: &mut dyn Window) -> (usize, u64, u64) {
             if r > WARM {
                 w.fault();
             }
-            iv.tick().await.unwrap();
-            time::sleep(Duration::from_micros(20)).await.unwrap();
-            time::timeout(Duration::from_millis(50), evl::yield_now())
-                .await
-                .unwrap();
-            let e = time::timeout(Duration::from_micros(30), std::future::pending::<()>()).await;
-            assert!(e.is_err(), "a pending future times out");
+            steady::timers_round(&mut iv).await;
             round.store(r, SeqCst);
             PEER_NOTE.notified().await;
             SPAWNED.notified().await;

@@ -206,13 +206,7 @@ fn steady_state(w: &mut dyn Window) -> usize {
             if r > WARM {
                 w.fault();
             }
-            iv.tick().await.unwrap();
-            time::sleep(Duration::from_micros(20)).await.unwrap();
-            time::timeout(Duration::from_millis(50), evl::yield_now())
-                .await
-                .unwrap();
-            let e = time::timeout(Duration::from_micros(30), std::future::pending::<()>()).await;
-            assert!(e.is_err(), "a pending future times out");
+            steady::timers_round(&mut iv).await;
             // The other thread's half.
             peer.round.store(r, SeqCst);
             asem.get().await.unwrap();
@@ -389,18 +383,10 @@ fn steady_state_stays_out_of_band_on_the_core() {
     if evl_syscall_guard::is_child() {
         return;
     }
-    if auto() != evl::Backend::Evl {
-        eprintln!("SKIPPED (evl only): no EVL core on this machine (/dev/evl/control missing)");
+    // A real-time thread on the core, kept by the executor; skipped elsewhere.
+    let Some(_me) = steady::attach_rt_on_core("steady") else {
         return;
-    }
-    // A real-time thread: the core moves a weak (SCHED_OTHER) one back in-band after every
-    // out-of-band call, by design. The executor keeps this attachment.
-    let _me = evl::core::Thread::attach(
-        evl::core::ThreadConfig::new("steady")
-            .policy(evl::core::SchedPolicy::Fifo(10))
-            .warn_stage_switches(true),
-    )
-    .unwrap();
+    };
     assert_eq!(
         steady_state(&mut StageCount::default()),
         0,

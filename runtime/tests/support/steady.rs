@@ -178,3 +178,37 @@ pub fn assert_child_named(test: &str, env: &[(&str, &str)], fault: &str, names: 
     );
     assert_eq!(out.code, Some(evl_syscall_guard::VIOLATION_EXIT));
 }
+
+/// For a test of the EVL core only: on the core (the auto-detected backend, or the one
+/// `EVL_BACKEND` names), attaches the calling thread as a real-time thread named `name`
+/// that warns on stage switches; elsewhere says the test was skipped and returns `None`.
+///
+/// A real-time thread: the core moves a weak (SCHED_OTHER) one back in-band after every
+/// out-of-band call, by design. An executor started on this thread keeps this attachment.
+pub fn attach_rt_on_core(name: &str) -> Option<evl::core::Thread> {
+    if auto() != evl::Backend::Evl {
+        eprintln!("SKIPPED (evl only): no EVL core on this machine (/dev/evl/control missing)");
+        return None;
+    }
+    let me = evl::core::Thread::attach(
+        evl::core::ThreadConfig::new(name)
+            .policy(evl::core::SchedPolicy::Fifo(10))
+            .warn_stage_switches(true),
+    )
+    .unwrap();
+    Some(me)
+}
+
+/// The timers of one round: an interval tick, a sleep, a timeout that completes and one
+/// that expires.
+pub async fn timers_round(iv: &mut evl::time::Interval) {
+    use evl::time;
+    use std::time::Duration;
+    iv.tick().await.unwrap();
+    time::sleep(Duration::from_micros(20)).await.unwrap();
+    time::timeout(Duration::from_millis(50), evl::yield_now())
+        .await
+        .unwrap();
+    let e = time::timeout(Duration::from_micros(30), std::future::pending::<()>()).await;
+    assert!(e.is_err(), "a pending future times out");
+}
