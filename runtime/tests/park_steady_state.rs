@@ -107,38 +107,19 @@ fn timer_only_executor_parks_on_its_futex() {
     assert!(futex_waits <= blocking);
 }
 
-/// The seccomp window (in a child process), with the fault `EVL_PARK_FAULT` names: the
-/// futex wait and its wakes on the parker word only; a wake that beats the park to it is a
-/// look at the poll set without blocking, and the doorbell's drain.
-struct Guard {
-    held: Option<&'static std::sync::Mutex<()>>,
-    guard: steady::Guard,
-}
-
-impl Window for Guard {
-    fn start(&mut self) {
-        self.guard.start();
-    }
-
-    fn fault(&mut self) {
-        if let Some(m) = self.held {
-            drop(m.lock());
-        }
-    }
-
-    fn stop(&mut self) -> usize {
-        self.guard.stop()
-    }
-}
-
 fn guard_child() {
     host();
     // Another thread holds the lock for good: the guarded thread's lock contends.
     let held = (std::env::var(FAULT_ENV).unwrap_or_default() == "mutex").then(steady::held_mutex);
-    steady_state(&mut Guard {
-        held,
-        guard: steady::Guard::new(),
-    });
+    // The seccomp window, with the fault `EVL_PARK_FAULT` names: the futex wait and its
+    // wakes on the parker word only; a wake that beats the park to it is a look at the poll
+    // set without blocking, and the doorbell's drain.
+    let fault = move || {
+        if let Some(m) = held {
+            drop(m.lock());
+        }
+    };
+    steady_state(&mut steady::Guard::new().with_fault(fault));
     unreachable!("the guard's window ends the process");
 }
 

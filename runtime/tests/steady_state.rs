@@ -275,49 +275,24 @@ fn steady_state(w: &mut dyn Window) -> usize {
     out
 }
 
-/// The seccomp window (in a child process), with the fault `EVL_STEADY_FAULT` names.
-struct Guard {
-    fault: String,
-    timer: Option<evl::core::Timer>,
-    held: Option<&'static std::sync::Mutex<()>>,
-    guard: steady::Guard,
-}
-
-impl Window for Guard {
-    fn start(&mut self) {
-        self.guard.start();
-    }
-
-    fn fault(&mut self) {
-        match self.fault.as_str() {
-            "sleep" => std::thread::sleep(Duration::from_micros(1)),
-            "timer" => {
-                let t = self.timer.as_ref().unwrap();
-                t.set(evl::core::Start::After(Duration::from_secs(60)), None)
-                    .unwrap();
-            }
-            "mutex" => drop(self.held.unwrap().lock()),
-            _ => {}
-        }
-    }
-
-    fn stop(&mut self) -> usize {
-        self.guard.stop()
-    }
-}
-
 fn guard_child() {
     host();
     let fault = std::env::var(FAULT_ENV).unwrap_or_default();
     let timer = (fault == "timer").then(|| evl::core::Timer::new(evl::Clock::Monotonic).unwrap());
     // Another thread holds the lock for good: the guarded thread's lock contends.
     let held = (fault == "mutex").then(steady::held_mutex);
-    steady_state(&mut Guard {
-        fault,
-        timer,
-        held,
-        guard: steady::Guard::new().with_pi_locks(),
-    });
+    // The seccomp window, with the fault `EVL_STEADY_FAULT` names.
+    let fault = move || match fault.as_str() {
+        "sleep" => std::thread::sleep(Duration::from_micros(1)),
+        "timer" => {
+            let t = timer.as_ref().unwrap();
+            t.set(evl::core::Start::After(Duration::from_secs(60)), None)
+                .unwrap();
+        }
+        "mutex" => drop(held.unwrap().lock()),
+        _ => {}
+    };
+    steady_state(&mut steady::Guard::new().with_pi_locks().with_fault(fault));
     unreachable!("the guard's window ends the process");
 }
 

@@ -87,6 +87,7 @@ impl Window for StageCount {
 pub struct Guard {
     pi_locks: bool,
     peer_word: Option<&'static AtomicU64>,
+    fault: Option<Box<dyn FnMut()>>,
     window: Option<evl_syscall_guard::Window>,
 }
 
@@ -107,6 +108,12 @@ impl Guard {
     /// in `word` before the window starts.
     pub fn waking_peer(mut self, word: &'static AtomicU64) -> Self {
         self.peer_word = Some(word);
+        self
+    }
+
+    /// Runs `fault` in each measured round, inside the window: a call the guard must name.
+    pub fn with_fault(mut self, fault: impl FnMut() + 'static) -> Self {
+        self.fault = Some(Box::new(fault));
         self
     }
 }
@@ -133,6 +140,12 @@ impl Window for Guard {
             allowed = allowed.call(SYS_epoll_wait);
         }
         self.window = Some(evl_syscall_guard::enter(allowed).unwrap());
+    }
+
+    fn fault(&mut self) {
+        if let Some(f) = self.fault.as_mut() {
+            f();
+        }
     }
 
     fn stop(&mut self) -> usize {
