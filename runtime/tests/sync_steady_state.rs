@@ -1,7 +1,7 @@
 //! The steady state of the `evl::sync` primitives between two executors on two threads:
 //! every round uses a `Mutex`, an `RwLock`, a `Semaphore`, a `Barrier`, `mpsc` both ways,
 //! `watch` and `broadcast`. On the measured executor's thread it allocates nothing, and
-//! makes no system call outside the allow-list of runtime/tests/steady_state.rs (the one
+//! makes no system call outside the allow-list of tests/support/steady.rs (the one
 //! wait, reads and writes on doorbell and element fds, PI futex operations): no std futex,
 //! no sleep, nothing in-band on the EVL core.
 
