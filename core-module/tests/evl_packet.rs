@@ -13,7 +13,8 @@ mod netns;
 
 use evl_core::packet::{self, FramePath, OobUnavailable, PacketSocket};
 use evl_core::{Clock, ErrorKind, SchedPolicy, Thread, ThreadConfig, Timestamp};
-use netns::{ethtool_set, frame, skipped, VethPair, ETHERCAT, ETHTOOL_SGRO, ETHTOOL_STSO};
+use evl_netns_fixture::{ethtool_set, ETHTOOL_SGRO, ETHTOOL_STSO};
+use netns::{frame, skipped, veth_pair, ETHERCAT};
 use std::io::Write;
 use std::time::Duration;
 
@@ -51,7 +52,7 @@ fn evl_ethercat_falls_back_to_the_inband_socket_and_frames_cross() {
     if !evl_only::setup() {
         return;
     }
-    let pair = match VethPair::new("e") {
+    let pair = match veth_pair("e") {
         Ok(p) => p,
         Err(why) => return skipped(&why),
     };
@@ -111,7 +112,7 @@ fn evl_ipv4_on_a_vlan_port_crosses_out_of_band_with_no_stage_switch() {
     if !evl_only::setup() {
         return;
     }
-    let mut pair = match VethPair::new("o") {
+    let pair = match veth_pair("o") {
         Ok(p) => p,
         Err(why) => return skipped(&why),
     };
@@ -207,7 +208,7 @@ fn evl_oob_calls_need_an_attached_thread() {
     if !evl_only::setup() {
         return;
     }
-    let mut pair = match VethPair::new("n") {
+    let pair = match veth_pair("n") {
         Ok(p) => p,
         Err(why) => return skipped(&why),
     };

@@ -7,7 +7,7 @@ mod netns;
 use evl_core::backend::{self, Backend, Selection};
 use evl_core::packet::{FramePath, OobUnavailable, PacketSocket};
 use evl_core::{Clock, ErrorKind, Timestamp};
-use netns::{frame, skipped, VethPair, ETHERCAT};
+use netns::{frame, skipped, veth_pair, ETHERCAT};
 use std::time::Duration;
 
 #[global_allocator]
@@ -33,7 +33,7 @@ fn recv_frame(s: &PacketSocket, buf: &mut [u8]) -> usize {
 #[test]
 fn ethercat_frames_cross_a_veth_pair_both_ways() {
     host();
-    let pair = match VethPair::new("a") {
+    let pair = match veth_pair("a") {
         Ok(p) => p,
         Err(why) => return skipped(&why),
     };
@@ -83,7 +83,7 @@ fn ethercat_frames_cross_a_veth_pair_both_ways() {
 #[test]
 fn empty_socket_would_block_and_recv_until_times_out() {
     host();
-    let pair = match VethPair::new("b") {
+    let pair = match veth_pair("b") {
         Ok(p) => p,
         Err(why) => return skipped(&why),
     };
@@ -102,7 +102,7 @@ fn empty_socket_would_block_and_recv_until_times_out() {
 #[test]
 fn steady_state_send_and_recv_allocate_nothing() {
     host();
-    let pair = match VethPair::new("c") {
+    let pair = match veth_pair("c") {
         Ok(p) => p,
         Err(why) => return skipped(&why),
     };

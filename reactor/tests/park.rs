@@ -2,36 +2,20 @@
 //! caller's word, bounded by the earliest deadline; `unpark` ends it; with an fd registered,
 //! or when the caller was notified meanwhile, it does not park.
 
-use evl_reactor::core::backend::{self, Backend, Selection};
 use evl_reactor::core::poll::unpark;
 use evl_reactor::core::Xbuf;
 use evl_reactor::timer::Entry;
 use evl_reactor::{now_ns, Config, Reactor, Wait};
 use std::pin::pin;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::sync::Arc;
-use std::task::{Wake, Waker};
 
-/// The host backend, with the calling thread attached (waits need it, as on EVL).
+#[path = "support/waker.rs"]
+mod waker;
+use waker::counter;
+
 fn host() -> evl_reactor::core::Thread {
-    let _ = backend::select(Selection::Force(Backend::Host));
-    evl_reactor::core::Thread::attach(
-        evl_reactor::core::ThreadConfig::new("park-test").lock_memory(false),
-    )
-    .unwrap()
-}
-
-#[derive(Default)]
-struct Count(AtomicUsize);
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
-
-fn counter() -> (Arc<Count>, Waker) {
-    let c = Arc::new(Count::default());
-    (c.clone(), Waker::from(c))
+    waker::host("park-test")
 }
 
 const PARKED: u32 = 7;

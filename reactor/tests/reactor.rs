@@ -1,35 +1,20 @@
 //! The reactor's wait point: exact timer arming, fd readiness, wake element.
 
-use evl_reactor::core::backend::{self, Backend, Selection};
 use evl_reactor::core::{Semaphore, Xbuf};
 use evl_reactor::timer::Entry;
 use evl_reactor::{now_ns, Config, Direction, Reactor, Wait};
 use std::os::fd::AsFd;
 use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::task::{Poll, Wake, Waker};
 
-/// The host backend, with the calling thread attached (poll sets need it, as on EVL).
+#[path = "support/waker.rs"]
+mod waker;
+use waker::counter;
+
 fn host() -> evl_reactor::core::Thread {
-    let _ = backend::select(Selection::Force(Backend::Host));
-    evl_reactor::core::Thread::attach(
-        evl_reactor::core::ThreadConfig::new("reactor-test").lock_memory(false),
-    )
-    .unwrap()
-}
-
-#[derive(Default)]
-struct Count(AtomicUsize);
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
-
-fn counter() -> (Arc<Count>, Waker) {
-    let c = Arc::new(Count::default());
-    (c.clone(), Waker::from(c))
+    waker::host("reactor-test")
 }
 
 #[test]

@@ -13,10 +13,9 @@ static ALLOCATOR: evl_alloc_count::CountingAlloc = evl_alloc_count::CountingAllo
 
 const N: u64 = 100_000;
 
-fn auto() -> evl::Backend {
-    let sel = evl::core::backend::selection_from_env().unwrap();
-    evl::core::backend::select(sel).unwrap()
-}
+#[path = "support/steady.rs"]
+mod steady;
+use steady::{assert_child_passes, auto, host, Count, Guard, StageCount, Window};
 
 /// The real-time side of the outbound tests: sends 0..N, yielding while the ring is full.
 fn rt_send_all(mut tx: bridge::RtSender<u64>) -> std::thread::JoinHandle<u64> {
@@ -323,11 +322,6 @@ fn a_sleeping_receiver_is_rung_once_per_sleep_and_a_busy_one_never() {
 const WARM: u64 = 50;
 const ROUNDS: u64 = 500;
 
-trait Window {
-    fn start(&mut self);
-    fn stop(&mut self) -> usize;
-}
-
 /// An executor on this thread exchanges values with a plain peer thread over both bridges:
 /// each round sends one (rung: the peer sleeps), awaits the answer (woken by the peer), then
 /// a burst of 8 each way.
@@ -364,16 +358,6 @@ fn steady_state(w: &mut dyn Window) -> usize {
     n
 }
 
-struct Count;
-impl Window for Count {
-    fn start(&mut self) {
-        evl_alloc_count::start_counting();
-    }
-    fn stop(&mut self) -> usize {
-        evl_alloc_count::stop_counting()
-    }
-}
-
 #[test]
 fn rt_side_allocates_nothing() {
     if evl_syscall_guard::is_child() {
@@ -387,59 +371,14 @@ fn rt_side_allocates_nothing() {
     );
 }
 
-struct Guard(Option<evl_syscall_guard::Window>);
-impl Window for Guard {
-    fn start(&mut self) {
-        use libc::*;
-        // The PI futex operations of the host's element locks (the proxy's writer lock).
-        const PI_OPS: [u64; 4] = [6, 7, 8, 13];
-        let fds = evl_syscall_guard::io_fds();
-        let mut allowed = evl_syscall_guard::Allowed::new()
-            .call(SYS_epoll_pwait2)
-            .call(SYS_epoll_pwait)
-            .on_fds(SYS_read, &fds)
-            .on_fds(SYS_write, &fds)
-            .with_arg(SYS_futex, 1, 0x7f, &PI_OPS)
-            // The executor's futex wait (host backend, no fd registered) and its wakes: on
-            // its parker word only, so any other futex (a contended lock) is still caught.
-            .with_arg(SYS_futex, 0, u64::MAX, &[park_word()]);
-        #[cfg(target_arch = "x86_64")]
-        {
-            allowed = allowed.call(SYS_epoll_wait);
-        }
-        self.0 = Some(evl_syscall_guard::enter(allowed).unwrap());
-    }
-    fn stop(&mut self) -> usize {
-        self.0.take().unwrap().finish()
-    }
-}
-
 #[test]
 fn rt_side_makes_no_call_outside_the_allow_list() {
     if evl_syscall_guard::is_child() {
-        let _ =
-            evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
-        steady_state(&mut Guard(None));
+        host();
+        steady_state(&mut Guard::new().with_pi_locks());
         unreachable!("the window ends the process");
     }
-    let out = evl_syscall_guard::run_child("rt_side_makes_no_call_outside_the_allow_list", &[]);
-    assert!(out.ok(), "{}", out.explain());
-}
-
-struct StageCount(u64);
-fn inband_switches() -> u64 {
-    evl::core::Thread::current_core_stats()
-        .unwrap()
-        .expect("the executor attached its thread")
-        .inband_switches
-}
-impl Window for StageCount {
-    fn start(&mut self) {
-        self.0 = inband_switches();
-    }
-    fn stop(&mut self) -> usize {
-        (inband_switches() - self.0) as usize
-    }
+    assert_child_passes("rt_side_makes_no_call_outside_the_allow_list", &[]);
 }
 
 #[test]
@@ -447,18 +386,12 @@ fn rt_side_stays_out_of_band_on_the_core() {
     if evl_syscall_guard::is_child() {
         return;
     }
-    if auto() != evl::Backend::Evl {
-        eprintln!("SKIPPED (evl only): no EVL core on this machine (/dev/evl/control missing)");
+    // A real-time thread on the core, kept by the executor; skipped elsewhere.
+    let Some(_me) = steady::attach_rt_on_core("bridge-rt") else {
         return;
-    }
-    let _me = evl::core::Thread::attach(
-        evl::core::ThreadConfig::new("bridge-rt")
-            .policy(evl::core::SchedPolicy::Fifo(10))
-            .warn_stage_switches(true),
-    )
-    .unwrap();
+    };
     assert_eq!(
-        steady_state(&mut StageCount(0)),
+        steady_state(&mut StageCount::default()),
         0,
         "switches to the in-band stage on the real-time side"
     );
@@ -492,9 +425,4 @@ fn rt_to_async_io_and_back_100k_each_way() {
         }
     });
     assert_eq!(rt_side.join().unwrap(), N);
-}
-
-/// The address of the running executor's parker word (see `Executor::park_word_address`).
-fn park_word() -> u64 {
-    evl::Executor::current_park_word_address().expect("inside block_on") as u64
 }

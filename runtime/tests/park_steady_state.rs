@@ -25,16 +25,9 @@ const FAULT_ENV: &str = "EVL_PARK_FAULT";
 static PEER_NOTE: Notify = Notify::new();
 static SPAWNED: Notify = Notify::new();
 
-fn host() {
-    let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
-}
-
-/// Around the measured rounds, on the executor thread.
-trait Window {
-    fn start(&mut self) {}
-    fn fault(&mut self) {}
-    fn stop(&mut self) -> usize;
-}
+#[path = "support/steady.rs"]
+mod steady;
+use steady::{host, Window};
 
 /// The rounds; returns `w.stop()` and the executor's futex waits and blocking waits during
 /// the measured rounds.
@@ -74,13 +67,7 @@ fn steady_state(w: &mut dyn Window) -> (usize, u64, u64) {
             if r > WARM {
                 w.fault();
             }
-            iv.tick().await.unwrap();
-            time::sleep(Duration::from_micros(20)).await.unwrap();
-            time::timeout(Duration::from_millis(50), evl::yield_now())
-                .await
-                .unwrap();
-            let e = time::timeout(Duration::from_micros(30), std::future::pending::<()>()).await;
-            assert!(e.is_err(), "a pending future times out");
+            steady::timers_round(&mut iv).await;
             round.store(r, SeqCst);
             PEER_NOTE.notified().await;
             SPAWNED.notified().await;
@@ -120,63 +107,19 @@ fn timer_only_executor_parks_on_its_futex() {
     assert!(futex_waits <= blocking);
 }
 
-/// The seccomp window (in a child process), with the fault `EVL_PARK_FAULT` names.
-struct Guard {
-    held: Option<&'static std::sync::Mutex<()>>,
-    window: Option<evl_syscall_guard::Window>,
-}
-
-impl Window for Guard {
-    fn start(&mut self) {
-        use libc::*;
-        let fds = evl_syscall_guard::io_fds();
-        let word = evl::Executor::current_park_word_address().expect("inside block_on") as u64;
-        let mut allowed = evl_syscall_guard::Allowed::new()
-            // The futex wait and its wakes: on the parker word only.
-            .with_arg(SYS_futex, 0, u64::MAX, &[word])
-            // A wake that beats the park to it: a look at the poll set without blocking,
-            // and the doorbell's drain.
-            .call(SYS_epoll_pwait2)
-            .call(SYS_epoll_pwait)
-            .on_fds(SYS_read, &fds)
-            .on_fds(SYS_write, &fds);
-        #[cfg(target_arch = "x86_64")]
-        {
-            allowed = allowed.call(SYS_epoll_wait);
-        }
-        self.window = Some(evl_syscall_guard::enter(allowed).unwrap());
-    }
-
-    fn fault(&mut self) {
-        if let Some(m) = self.held {
-            drop(m.lock());
-        }
-    }
-
-    fn stop(&mut self) -> usize {
-        self.window.take().expect("started").finish()
-    }
-}
-
 fn guard_child() {
     host();
-    let held = (std::env::var(FAULT_ENV).unwrap_or_default() == "mutex").then(|| {
-        // Another thread holds the lock for good: the guarded thread's lock contends.
-        static M: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        static HELD: AtomicBool = AtomicBool::new(false);
-        std::thread::spawn(|| {
-            let _g = M.lock().unwrap();
-            HELD.store(true, SeqCst);
-            loop {
-                std::thread::park();
-            }
-        });
-        while !HELD.load(SeqCst) {
-            std::thread::yield_now();
+    // Another thread holds the lock for good: the guarded thread's lock contends.
+    let held = (std::env::var(FAULT_ENV).unwrap_or_default() == "mutex").then(steady::held_mutex);
+    // The seccomp window, with the fault `EVL_PARK_FAULT` names: the futex wait and its
+    // wakes on the parker word only; a wake that beats the park to it is a look at the poll
+    // set without blocking, and the doorbell's drain.
+    let fault = move || {
+        if let Some(m) = held {
+            drop(m.lock());
         }
-        &M
-    });
-    steady_state(&mut Guard { held, window: None });
+    };
+    steady_state(&mut steady::Guard::new().with_fault(fault));
     unreachable!("the guard's window ends the process");
 }
 
@@ -185,11 +128,10 @@ fn timer_only_loop_makes_no_call_outside_the_allow_list() {
     if evl_syscall_guard::is_child() {
         guard_child();
     }
-    let out = evl_syscall_guard::run_child(
+    steady::assert_child_passes(
         "timer_only_loop_makes_no_call_outside_the_allow_list",
         &[(FAULT_ENV, "")],
     );
-    assert!(out.ok(), "{}", out.explain());
 }
 
 #[test]
@@ -197,13 +139,10 @@ fn the_guard_names_a_futex_on_another_address() {
     if evl_syscall_guard::is_child() {
         guard_child();
     }
-    let out = evl_syscall_guard::run_child(
+    steady::assert_child_named(
         "the_guard_names_a_futex_on_another_address",
         &[(FAULT_ENV, "mutex")],
+        "contended mutex",
+        &["futex"],
     );
-    let v = out
-        .violation()
-        .unwrap_or_else(|| panic!("the guard let a contended mutex pass: {}", out.explain()));
-    assert!(v.contains(" futex "), "expected futex: {v}");
-    assert_eq!(out.code, Some(evl_syscall_guard::VIOLATION_EXIT));
 }

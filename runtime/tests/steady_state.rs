@@ -44,15 +44,9 @@ const WARM: u32 = 30;
 const ROUNDS: u32 = 200;
 const FAULT_ENV: &str = "EVL_STEADY_FAULT";
 
-fn host() {
-    let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
-}
-
-/// The auto-detected backend (or the one `EVL_BACKEND` names).
-fn auto() -> evl::Backend {
-    let sel = evl::core::backend::selection_from_env().unwrap();
-    evl::core::backend::select(sel).unwrap()
-}
+#[path = "support/steady.rs"]
+mod steady;
+use steady::{assert_child_named, auto, host, Count, StageCount, Window};
 
 static PEER_NOTE: Notify = Notify::new();
 static SPAWNED: Notify = Notify::new();
@@ -141,13 +135,6 @@ async fn write_all<W: AsyncWrite + Unpin>(w: &mut W, buf: &[u8]) {
     }
 }
 
-/// What happens once, between the warm-up and the measured rounds, and after them.
-trait Window {
-    fn start(&mut self);
-    fn fault(&mut self) {}
-    fn stop(&mut self) -> usize;
-}
-
 /// Runs the steady state: `WARM` rounds, `w.start()`, `ROUNDS` rounds (each calling
 /// `w.fault()`), `w.stop()`, whose result it returns.
 fn steady_state(w: &mut dyn Window) -> usize {
@@ -219,13 +206,7 @@ fn steady_state(w: &mut dyn Window) -> usize {
             if r > WARM {
                 w.fault();
             }
-            iv.tick().await.unwrap();
-            time::sleep(Duration::from_micros(20)).await.unwrap();
-            time::timeout(Duration::from_millis(50), evl::yield_now())
-                .await
-                .unwrap();
-            let e = time::timeout(Duration::from_micros(30), std::future::pending::<()>()).await;
-            assert!(e.is_err(), "a pending future times out");
+            steady::timers_round(&mut iv).await;
             // The other thread's half.
             peer.round.store(r, SeqCst);
             asem.get().await.unwrap();
@@ -294,86 +275,25 @@ fn steady_state(w: &mut dyn Window) -> usize {
     out
 }
 
-/// The seccomp window (in a child process), with the fault `EVL_STEADY_FAULT` names.
-struct Guard {
-    fault: String,
-    timer: Option<evl::core::Timer>,
-    held: Option<&'static std::sync::Mutex<()>>,
-    window: Option<evl_syscall_guard::Window>,
-}
-
-impl Window for Guard {
-    fn start(&mut self) {
-        use libc::*;
-        // The PI futex operations of the host's element locks (FUTEX_CMD_MASK: 0x7f).
-        const PI_OPS: [u64; 4] = [6, 7, 8, 13]; // LOCK_PI, UNLOCK_PI, TRYLOCK_PI, LOCK_PI2
-        let fds = evl_syscall_guard::io_fds();
-        let mut allowed = evl_syscall_guard::Allowed::new()
-            .call(SYS_epoll_pwait2)
-            .on_fds(SYS_read, &fds)
-            .on_fds(SYS_write, &fds)
-            .with_arg(SYS_futex, 1, 0x7f, &PI_OPS)
-            // The executor's futex wait (host backend, no fd registered) and its wakes: on
-            // its parker word only, so any other futex (a contended lock) is still caught.
-            .with_arg(SYS_futex, 0, u64::MAX, &[park_word()]);
-        // Kernels before 5.11 (no epoll_pwait2): the millisecond wait.
-        #[cfg(target_arch = "x86_64")]
-        {
-            allowed = allowed.call(SYS_epoll_wait);
-        }
-        allowed = allowed.call(SYS_epoll_pwait);
-        self.window = Some(evl_syscall_guard::enter(allowed).unwrap());
-    }
-
-    fn fault(&mut self) {
-        match self.fault.as_str() {
-            "sleep" => std::thread::sleep(Duration::from_micros(1)),
-            "timer" => {
-                let t = self.timer.as_ref().unwrap();
-                t.set(evl::core::Start::After(Duration::from_secs(60)), None)
-                    .unwrap();
-            }
-            "mutex" => drop(self.held.unwrap().lock()),
-            _ => {}
-        }
-    }
-
-    fn stop(&mut self) -> usize {
-        self.window.take().expect("started").finish()
-    }
-}
-
 fn guard_child() {
     host();
     let fault = std::env::var(FAULT_ENV).unwrap_or_default();
     let timer = (fault == "timer").then(|| evl::core::Timer::new(evl::Clock::Monotonic).unwrap());
-    let held = (fault == "mutex").then(|| {
-        // Another thread holds the lock for good: the guarded thread's lock contends.
-        static M: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        static HELD: AtomicBool = AtomicBool::new(false);
-        std::thread::spawn(|| {
-            let _g = M.lock().unwrap();
-            HELD.store(true, SeqCst);
-            loop {
-                std::thread::park();
-            }
-        });
-        while !HELD.load(SeqCst) {
-            std::thread::yield_now();
+    // Another thread holds the lock for good: the guarded thread's lock contends.
+    let held = (fault == "mutex").then(steady::held_mutex);
+    // The seccomp window, with the fault `EVL_STEADY_FAULT` names.
+    let fault = move || match fault.as_str() {
+        "sleep" => std::thread::sleep(Duration::from_micros(1)),
+        "timer" => {
+            let t = timer.as_ref().unwrap();
+            t.set(evl::core::Start::After(Duration::from_secs(60)), None)
+                .unwrap();
         }
-        &M
-    });
-    steady_state(&mut Guard {
-        fault,
-        timer,
-        held,
-        window: None,
-    });
+        "mutex" => drop(held.unwrap().lock()),
+        _ => {}
+    };
+    steady_state(&mut steady::Guard::new().with_pi_locks().with_fault(fault));
     unreachable!("the guard's window ends the process");
-}
-
-fn run_guarded(test: &str, fault: &str) -> evl_syscall_guard::Outcome {
-    evl_syscall_guard::run_child(test, &[(FAULT_ENV, fault)])
 }
 
 #[test]
@@ -381,20 +301,11 @@ fn no_system_call_outside_the_allow_list() {
     if evl_syscall_guard::is_child() {
         guard_child();
     }
-    let out = run_guarded("no_system_call_outside_the_allow_list", "");
-    assert!(out.ok(), "{}", out.explain());
+    steady::assert_child_passes("no_system_call_outside_the_allow_list", &[(FAULT_ENV, "")]);
 }
 
 fn assert_named(test: &str, fault: &str, names: &[&str]) {
-    let out = run_guarded(test, fault);
-    let v = out
-        .violation()
-        .unwrap_or_else(|| panic!("the guard let a {fault} fault pass: {}", out.explain()));
-    assert!(
-        names.iter().any(|n| v.contains(&format!(" {n} "))),
-        "expected one of {names:?}: {v}"
-    );
-    assert_eq!(out.code, Some(evl_syscall_guard::VIOLATION_EXIT));
+    assert_child_named(test, &[(FAULT_ENV, fault)], fault, names);
 }
 
 #[test]
@@ -429,18 +340,6 @@ fn the_guard_names_a_contended_std_mutex() {
     assert_named("the_guard_names_a_contended_std_mutex", "mutex", &["futex"]);
 }
 
-/// The counting window.
-struct Count;
-
-impl Window for Count {
-    fn start(&mut self) {
-        evl_alloc_count::start_counting();
-    }
-    fn stop(&mut self) -> usize {
-        evl_alloc_count::stop_counting()
-    }
-}
-
 #[test]
 fn steady_state_allocates_nothing() {
     if evl_syscall_guard::is_child() {
@@ -454,57 +353,18 @@ fn steady_state_allocates_nothing() {
     );
 }
 
-/// The core's count of the executor thread's switches to the in-band stage over the window,
-/// and the causes the core reported for them.
-struct StageCount(u64, evl::core::stage::StageSwitches);
-
-fn inband_switches() -> u64 {
-    evl::core::Thread::current_core_stats()
-        .unwrap()
-        .expect("the executor attached its thread")
-        .inband_switches
-}
-
-impl Window for StageCount {
-    fn start(&mut self) {
-        self.1 = evl::core::stage::thread_switches();
-        self.0 = inband_switches();
-    }
-    fn stop(&mut self) -> usize {
-        let n = inband_switches() - self.0;
-        if n > 0 {
-            let causes = evl::core::stage::thread_switches().since(&self.1);
-            eprintln!("in-band switches in the steady state: {n}; causes reported: {causes}");
-        }
-        n as usize
-    }
-}
-
 #[test]
 fn steady_state_stays_out_of_band_on_the_core() {
     if evl_syscall_guard::is_child() {
         return;
     }
-    if auto() != evl::Backend::Evl {
-        eprintln!("SKIPPED (evl only): no EVL core on this machine (/dev/evl/control missing)");
+    // A real-time thread on the core, kept by the executor; skipped elsewhere.
+    let Some(_me) = steady::attach_rt_on_core("steady") else {
         return;
-    }
-    // A real-time thread: the core moves a weak (SCHED_OTHER) one back in-band after every
-    // out-of-band call, by design. The executor keeps this attachment.
-    let _me = evl::core::Thread::attach(
-        evl::core::ThreadConfig::new("steady")
-            .policy(evl::core::SchedPolicy::Fifo(10))
-            .warn_stage_switches(true),
-    )
-    .unwrap();
+    };
     assert_eq!(
-        steady_state(&mut StageCount(0, Default::default())),
+        steady_state(&mut StageCount::default()),
         0,
         "switches to the in-band stage in the steady state"
     );
-}
-
-/// The address of the running executor's parker word (see `Executor::park_word_address`).
-fn park_word() -> u64 {
-    evl::Executor::current_park_word_address().expect("inside block_on") as u64
 }

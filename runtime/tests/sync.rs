@@ -15,13 +15,9 @@ use std::task::{Context, Poll, Wake, Waker};
 #[path = "support/blocked.rs"]
 mod blocked;
 
-/// The backend these tests run on: `EVL_BACKEND`, else auto-detected (the real core where
-/// `/dev/evl` exists, the host backend elsewhere).
-fn backend() {
-    let _ = evl::core::backend::select(
-        evl::core::backend::selection_from_env().expect("EVL_BACKEND is host, evl or auto"),
-    );
-}
+#[path = "support/polling.rs"]
+mod polling;
+use polling::{backend, counter, poll, Count};
 
 // ---- counting allocator: counts allocations made by the measuring thread only ----
 
@@ -31,28 +27,6 @@ use evl_alloc_count::{start_counting, stop_counting};
 static ALLOCATOR: evl_alloc_count::CountingAlloc = evl_alloc_count::CountingAlloc;
 
 // ---- hand-polling fixtures ----
-
-/// A waker that counts its wakes.
-#[derive(Default)]
-struct Count(AtomicUsize);
-
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, SeqCst);
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
-
-fn counter() -> (Arc<Count>, Waker) {
-    let c = Arc::new(Count::default());
-    (c.clone(), Waker::from(c))
-}
-
-fn poll<F: Future>(f: Pin<&mut F>, w: &Waker) -> Poll<F::Output> {
-    f.poll(&mut Context::from_waker(w))
-}
 
 fn counts(cs: &[Arc<Count>]) -> Vec<usize> {
     cs.iter().map(|c| c.0.load(SeqCst)).collect()

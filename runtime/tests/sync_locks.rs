@@ -5,38 +5,16 @@
 
 use evl::sync::{Barrier, Mutex, RwLock, Semaphore, TryAcquireError};
 use evl::Executor;
-use std::future::Future;
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Poll;
 
-fn backend() {
-    let _ = evl::core::backend::select(
-        evl::core::backend::selection_from_env().expect("EVL_BACKEND is host, evl or auto"),
-    );
-}
+#[path = "support/polling.rs"]
+mod polling;
+use polling::{backend, counter, poll};
 
 #[global_allocator]
 static ALLOCATOR: evl_alloc_count::CountingAlloc = evl_alloc_count::CountingAlloc;
-
-#[derive(Default)]
-struct Count(AtomicUsize);
-
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
-
-fn counter() -> (Arc<Count>, Waker) {
-    let c = Arc::new(Count::default());
-    (c.clone(), Waker::from(c))
-}
-
-fn poll<F: Future>(f: Pin<&mut F>, w: &Waker) -> Poll<F::Output> {
-    f.poll(&mut Context::from_waker(w))
-}
 
 #[test]
 fn semaphore_counts_and_closes() {

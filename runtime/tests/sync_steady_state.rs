@@ -1,7 +1,7 @@
 //! The steady state of the `evl::sync` primitives between two executors on two threads:
 //! every round uses a `Mutex`, an `RwLock`, a `Semaphore`, a `Barrier`, `mpsc` both ways,
 //! `watch` and `broadcast`. On the measured executor's thread it allocates nothing, and
-//! makes no system call outside the allow-list of runtime/tests/steady_state.rs (the one
+//! makes no system call outside the allow-list of tests/support/steady.rs (the one
 //! wait, reads and writes on doorbell and element fds, PI futex operations): no std futex,
 //! no sleep, nothing in-band on the EVL core.
 
@@ -11,9 +11,9 @@ use evl::Executor;
 #[global_allocator]
 static ALLOCATOR: evl_alloc_count::CountingAlloc = evl_alloc_count::CountingAlloc;
 
-fn host() {
-    let _ = evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
-}
+#[path = "support/steady.rs"]
+mod steady;
+use steady::{host, park_word, Count, Window};
 
 const WARM: u64 = 100;
 const ROUNDS: u64 = 2_000;
@@ -22,12 +22,6 @@ static M: Mutex<u64> = Mutex::new(0);
 static RW: RwLock<u64> = RwLock::new(0);
 static SEM: Semaphore = Semaphore::new(0);
 static BAR: Barrier = Barrier::new(2);
-
-/// What the measured side does around the steady state.
-trait Window {
-    fn start(&mut self);
-    fn stop(&mut self) -> usize;
-}
 
 /// Runs the steady state; `w` brackets the measured rounds on this thread.
 fn steady_state(w: &mut dyn Window) -> usize {
@@ -80,17 +74,6 @@ fn steady_state(w: &mut dyn Window) -> usize {
     n.1
 }
 
-struct Count;
-
-impl Window for Count {
-    fn start(&mut self) {
-        evl_alloc_count::start_counting();
-    }
-    fn stop(&mut self) -> usize {
-        evl_alloc_count::stop_counting()
-    }
-}
-
 #[test]
 fn sync_steady_state_allocates_nothing() {
     if evl_syscall_guard::is_child() {
@@ -104,50 +87,14 @@ fn sync_steady_state_allocates_nothing() {
     );
 }
 
-/// The seccomp window (in a child process).
-struct Guard(Option<evl_syscall_guard::Window>);
-
-impl Window for Guard {
-    fn start(&mut self) {
-        use libc::*;
-        const PI_OPS: [u64; 4] = [6, 7, 8, 13]; // LOCK_PI, UNLOCK_PI, TRYLOCK_PI, LOCK_PI2
-        let fds = evl_syscall_guard::io_fds();
-        let mut allowed = evl_syscall_guard::Allowed::new()
-            .call(SYS_epoll_pwait2)
-            .on_fds(SYS_read, &fds)
-            .on_fds(SYS_write, &fds)
-            .with_arg(SYS_futex, 1, 0x7f, &PI_OPS)
-            // The executor's futex wait (host backend, no fd registered) and its wakes: on
-            // its parker word only, so any other futex (a contended lock) is still caught.
-            // The peer executor is woken (FUTEX_WAKE) on its own word.
-            .with_arg(
-                SYS_futex,
-                0,
-                u64::MAX,
-                &[
-                    park_word(),
-                    PEER_WORD.load(std::sync::atomic::Ordering::SeqCst),
-                ],
-            );
-        #[cfg(target_arch = "x86_64")]
-        {
-            allowed = allowed.call(SYS_epoll_wait);
-        }
-        allowed = allowed.call(SYS_epoll_pwait);
-        self.0 = Some(evl_syscall_guard::enter(allowed).unwrap());
-    }
-
-    fn stop(&mut self) -> usize {
-        self.0.take().expect("started").finish()
-    }
-}
-
 fn guard_child() {
     if std::env::var("EVL_SYNC_GUARD").is_err() {
         return; // a child run for another test of this binary
     }
     host();
-    steady_state(&mut Guard(None));
+    // The seccomp window (in a child process); the peer executor is woken (FUTEX_WAKE) on
+    // its own word.
+    steady_state(&mut steady::Guard::new().with_pi_locks().waking_peer(&PEER_WORD));
 }
 
 #[test]
@@ -155,11 +102,10 @@ fn sync_steady_state_makes_no_system_call_outside_the_allow_list() {
     if evl_syscall_guard::is_child() {
         return guard_child();
     }
-    let out = evl_syscall_guard::run_child(
+    steady::assert_child_passes(
         "sync_steady_state_makes_no_system_call_outside_the_allow_list",
         &[("EVL_SYNC_GUARD", "1")],
     );
-    assert!(out.ok(), "{}", out.explain());
 }
 
 /// `oneshot` between two executors on two threads: the channels are made first (one
@@ -196,8 +142,3 @@ fn oneshot_send_and_receive_allocate_nothing_after_channel() {
 
 /// The peer executor's parker word, published by the peer.
 static PEER_WORD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// The address of the running executor's parker word (see `Executor::park_word_address`).
-fn park_word() -> u64 {
-    evl::Executor::current_park_word_address().expect("inside block_on") as u64
-}

@@ -10,10 +10,9 @@ use tracing::level_filters::LevelFilter;
 #[global_allocator]
 static ALLOCATOR: evl_alloc_count::CountingAlloc = evl_alloc_count::CountingAlloc;
 
-fn auto() -> evl::Backend {
-    let sel = evl::core::backend::selection_from_env().unwrap();
-    evl::core::backend::select(sel).unwrap()
-}
+#[path = "support/steady.rs"]
+mod steady;
+use steady::{assert_child_passes, auto, host, Count, Guard, StageCount, Window};
 
 fn text(t: &Tracer) -> String {
     let mut out = Vec::new();
@@ -155,11 +154,6 @@ fn events_are_forwarded_to_fmt() {
 
 // ---- The recording side's steady state ----
 
-trait Window {
-    fn start(&mut self);
-    fn stop(&mut self) -> usize;
-}
-
 const WARM: u64 = 20;
 const ROUNDS: u64 = 300;
 
@@ -191,16 +185,6 @@ fn steady_state(w: &mut dyn Window) -> (usize, u64, String) {
     drop(drain);
     let out = String::from_utf8(sink.lock().unwrap().clone()).unwrap();
     (n, t.dropped(), out)
-}
-
-struct Count;
-impl Window for Count {
-    fn start(&mut self) {
-        evl_alloc_count::start_counting();
-    }
-    fn stop(&mut self) -> usize {
-        evl_alloc_count::stop_counting()
-    }
 }
 
 #[test]
@@ -244,56 +228,14 @@ fn recording_allocates_nothing() {
     }
 }
 
-struct Guard(Option<evl_syscall_guard::Window>);
-impl Window for Guard {
-    fn start(&mut self) {
-        use libc::*;
-        let fds = evl_syscall_guard::io_fds();
-        let mut allowed = evl_syscall_guard::Allowed::new()
-            .call(SYS_epoll_pwait2)
-            .call(SYS_epoll_pwait)
-            .on_fds(SYS_read, &fds)
-            .on_fds(SYS_write, &fds)
-            // The executor's futex wait (host backend, no fd registered) and its wakes: on
-            // its parker word only, so any other futex (a contended lock) is still caught.
-            .with_arg(SYS_futex, 0, u64::MAX, &[park_word()]);
-        #[cfg(target_arch = "x86_64")]
-        {
-            allowed = allowed.call(SYS_epoll_wait);
-        }
-        self.0 = Some(evl_syscall_guard::enter(allowed).unwrap());
-    }
-    fn stop(&mut self) -> usize {
-        self.0.take().unwrap().finish()
-    }
-}
-
 #[test]
 fn recording_makes_no_call_outside_the_allow_list() {
     if evl_syscall_guard::is_child() {
-        let _ =
-            evl::core::backend::select(evl::core::backend::Selection::Force(evl::Backend::Host));
-        steady_state(&mut Guard(None));
+        host();
+        steady_state(&mut Guard::new());
         unreachable!("the window ends the process");
     }
-    let out = evl_syscall_guard::run_child("recording_makes_no_call_outside_the_allow_list", &[]);
-    assert!(out.ok(), "{}", out.explain());
-}
-
-struct StageCount(u64);
-fn inband_switches() -> u64 {
-    evl::core::Thread::current_core_stats()
-        .unwrap()
-        .expect("the executor attached its thread")
-        .inband_switches
-}
-impl Window for StageCount {
-    fn start(&mut self) {
-        self.0 = inband_switches();
-    }
-    fn stop(&mut self) -> usize {
-        (inband_switches() - self.0) as usize
-    }
+    assert_child_passes("recording_makes_no_call_outside_the_allow_list", &[]);
 }
 
 #[test]
@@ -301,24 +243,13 @@ fn recording_stays_out_of_band_on_the_core() {
     if evl_syscall_guard::is_child() {
         return;
     }
-    if auto() != evl::Backend::Evl {
-        eprintln!("SKIPPED (evl only): no EVL core on this machine (/dev/evl/control missing)");
+    // A real-time thread on the core, kept by the executor; skipped elsewhere.
+    let Some(_me) = steady::attach_rt_on_core("trace-rt") else {
         return;
-    }
-    let _me = evl::core::Thread::attach(
-        evl::core::ThreadConfig::new("trace-rt")
-            .policy(evl::core::SchedPolicy::Fifo(10))
-            .warn_stage_switches(true),
-    )
-    .unwrap();
+    };
     assert_eq!(
-        steady_state(&mut StageCount(0)).0,
+        steady_state(&mut StageCount::default()).0,
         0,
         "in-band switches while recording"
     );
-}
-
-/// The address of the running executor's parker word (see `Executor::park_word_address`).
-fn park_word() -> u64 {
-    evl::Executor::current_park_word_address().expect("inside block_on") as u64
 }

@@ -4,8 +4,7 @@
 
 use super::Emulator;
 use evl_ethercat::PacketSocket;
-use std::os::fd::AsRawFd;
-use std::process::Command;
+use evl_netns_fixture::{enter_netns, ethtool_set, VethPair, ETHTOOL_SGRO, ETHTOOL_STSO};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -22,22 +21,8 @@ pub struct Veth {
     /// Frames the EtherCAT-over-UDP emulator received (answered or not).
     pub seen: Arc<AtomicU64>,
     thread: Option<JoinHandle<std::io::Result<u64>>>,
-}
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("cannot run `ip` (iproute2): {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "`ip {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
+    /// Deletes the pair and the namespace when dropped (after the emulator stopped).
+    pair: VethPair,
 }
 
 impl Veth {
@@ -47,26 +32,23 @@ impl Veth {
         static N: AtomicUsize = AtomicUsize::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
         let id = format!("{}{}", std::process::id() % 100_000, n);
-        let v = Veth {
-            ns: format!("evlecat{id}"),
-            host_if: format!("ecm{id}"),
-            peer_if: format!("ecs{id}"),
+        // Made in this namespace, then the far end moved: the two ends get different
+        // interface indexes, which the EVL core's oob packet delivery needs (it matches a
+        // socket's bound device by index alone; see evl-netns-fixture).
+        let pair = VethPair::new(
+            format!("evlecat{id}"),
+            format!("ecm{id}"),
+            format!("ecs{id}"),
+        )?;
+        Ok(Veth {
+            ns: pair.ns.clone(),
+            host_if: pair.near.clone(),
+            peer_if: pair.far.clone(),
             stop: Arc::new(AtomicBool::new(false)),
             seen: Arc::new(AtomicU64::new(0)),
             thread: None,
-        };
-        ip(&["netns", "add", &v.ns])?;
-        // Made in this namespace, then the far end moved: the two ends get different
-        // interface indexes. (The EVL core's oob packet delivery matches a socket's bound
-        // device by index alone, not by namespace: with both ends at the same index, a
-        // frame arriving at the far end may be delivered to the near end's socket.)
-        ip(&[
-            "link", "add", &v.host_if, "type", "veth", "peer", "name", &v.peer_if,
-        ])?;
-        ip(&["link", "set", &v.peer_if, "netns", &v.ns])?;
-        ip(&["link", "set", &v.host_if, "up"])?;
-        ip(&["-n", &v.ns, "link", "set", &v.peer_if, "up"])?;
-        Ok(v)
+            pair,
+        })
     }
 
     /// Starts `n` emulated devices on the far end.
@@ -117,51 +99,16 @@ impl Veth {
     /// VLAN devices cannot be made (no 8021q): then the near end is returned.
     pub fn start_udp_emulator(&mut self, n: usize, vid: u16) -> Result<String, String> {
         let evl = evl::core::backend::current().ok() == Some(evl::Backend::Evl);
-        let v = vid.to_string();
-        let (near, far) = (
-            format!("{}.{v}", self.host_if),
-            format!("{}.{v}", self.peer_if),
-        );
-        let vlans = ip(&[
-            "link",
-            "add",
-            "link",
-            &self.host_if,
-            "name",
-            &near,
-            "type",
-            "vlan",
-            "id",
-            &v,
-        ])
-        .and_then(|()| {
-            ip(&[
-                "-n",
-                &self.ns,
-                "link",
-                "add",
-                "link",
-                &self.peer_if,
-                "name",
-                &far,
-                "type",
-                "vlan",
-                "id",
-                &v,
-            ])
-        })
-        .and_then(|()| ip(&["link", "set", &near, "up"]))
-        .and_then(|()| ip(&["-n", &self.ns, "link", "set", &far, "up"]));
+        let vlans = self.pair.add_vlans(vid);
         let (near, far) = match vlans {
-            Ok(()) => (near, far),
+            Ok(names) => names,
             Err(e) if evl => return Err(format!("VLAN devices (needs CONFIG_VLAN_8021Q): {e}")),
             Err(_) => (self.host_if.clone(), self.peer_if.clone()),
         };
         if evl {
             ethtool_set(&self.host_if, ETHTOOL_SGRO, true)?;
             ethtool_set(&self.host_if, ETHTOOL_STSO, false)?;
-            let script = format!("echo 1 > /sys/class/net/{far}/oob_port");
-            ip(&["netns", "exec", &self.ns, "sh", "-c", &script])?;
+            self.pair.enable_far_oob_port(&far)?;
         }
         let (ns, peer, stop) = (self.ns.clone(), self.peer_if.clone(), self.stop.clone());
         let seen = self.seen.clone();
@@ -218,70 +165,9 @@ impl Veth {
     }
 }
 
-/// Moves the calling thread into the named network namespace.
-pub fn enter_netns(ns: &str) -> std::io::Result<()> {
-    let f = std::fs::File::open(format!("/var/run/netns/{ns}"))?;
-    // SAFETY: setns on an fd we hold open; it changes this thread's network namespace only.
-    if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 impl Drop for Veth {
     fn drop(&mut self) {
+        // Then `pair` drops: the pair, its VLAN devices and the namespace go.
         let _ = self.stop();
-        // Deleting either end destroys the pair (and the VLAN devices on it); the near end
-        // is deleted too in case the far one never reached the namespace.
-        let _ = ip(&["link", "del", &self.host_if]);
-        let _ = ip(&["netns", "del", &self.ns]);
     }
-}
-
-/// `ETHTOOL_SGRO`, `ETHTOOL_STSO` (linux/ethtool.h).
-pub const ETHTOOL_SGRO: u32 = 0x2c;
-/// See [`ETHTOOL_SGRO`].
-pub const ETHTOOL_STSO: u32 = 0x1f;
-
-/// Sets one legacy ethtool feature (`struct ethtool_value { u32 cmd, data }` through
-/// `SIOCETHTOOL`) on `ifname` in the calling thread's namespace.
-pub fn ethtool_set(ifname: &str, cmd: u32, on: bool) -> Result<(), String> {
-    #[repr(C)]
-    struct EthtoolValue {
-        cmd: u32,
-        data: u32,
-    }
-    #[repr(C)]
-    struct IfReq {
-        name: [u8; 16],
-        data: *mut EthtoolValue,
-        _pad: [u8; 16],
-    }
-    let mut val = EthtoolValue {
-        cmd,
-        data: on as u32,
-    };
-    let mut req = IfReq {
-        name: [0; 16],
-        data: &mut val,
-        _pad: [0; 16],
-    };
-    if ifname.len() >= 16 {
-        return Err(format!("interface name {ifname:?} too long"));
-    }
-    req.name[..ifname.len()].copy_from_slice(ifname.as_bytes());
-    // SAFETY: socket(2) has no memory effects.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(format!("socket: {}", std::io::Error::last_os_error()));
-    }
-    // SAFETY: SIOCETHTOOL reads an ifreq whose data points to a live ethtool_value.
-    let rc = unsafe { libc::ioctl(fd, libc::SIOCETHTOOL as _, &mut req as *mut IfReq) };
-    let err = std::io::Error::last_os_error();
-    // SAFETY: `fd` is ours.
-    unsafe { libc::close(fd) };
-    if rc < 0 {
-        return Err(format!("SIOCETHTOOL {cmd:#x} on {ifname}: {err}"));
-    }
-    Ok(())
 }
