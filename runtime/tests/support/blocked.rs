@@ -41,3 +41,9 @@ pub fn wait_until_blocked(tid: libc::pid_t) {
         std::thread::sleep(Duration::from_micros(100));
     }
 }
+
+/// Whether [`wait_until_blocked`] proves a park, so that a test may assert a wake found the
+/// executor parked: on the host only (see the module docs for EVL).
+pub fn proves_parks() -> bool {
+    evl::core::backend::current().is_ok_and(|b| b == evl::Backend::Host)
+}
